@@ -1,0 +1,365 @@
+"""The command line: `mae-desktop [reconstruct|info|train|evaluate] ...`.
+
+Exit codes: 0 success, 2 usage error (argparse), 1 bad input (a one-line message on stderr;
+a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .engine.errors import MAEError
+
+PROG = "mae-desktop"
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--heads", type=_positive_int, metavar="N",
+                   help="encoder heads, for formats that do not store it (official, seed)")
+    p.add_argument("--decoder-heads", type=_positive_int, metavar="N",
+                   help="decoder heads, for formats that do not store it")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .engine.images import RESIZE_POLICIES
+    from .engine.masks import MASK_MODES
+    from .engine.reconstruction import MODES
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Explore masked autoencoders: reconstruct images under any "
+        "mask, inspect checkpoints, train and evaluate. Without a command: the desktop app.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rec = sub.add_parser("reconstruct", help="reconstruct images under a mask, write PNGs and "
+                         "metrics", description="Reconstruct one or more images.")
+    rec.add_argument("images", nargs="+", metavar="IMAGE")
+    rec.add_argument("--checkpoint", metavar="PATH",
+                     help="checkpoint file or Hugging Face folder (default: the bundled model)")
+    group = rec.add_mutually_exclusive_group()
+    group.add_argument("--mask", metavar="FILE", help="mask file (.npy grid bool, or .png "
+                       "grid- or image-sized, white = masked)")
+    group.add_argument("--mask-ratio", type=_ratio, metavar="R",
+                       help="share of patches to mask, 0..1 (default 0.75)")
+    rec.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
+    rec.add_argument("--mask-mode", choices=MASK_MODES, default="random",
+                     help="mask generator (default random)")
+    rec.add_argument("--resize", choices=RESIZE_POLICIES, default="stretch",
+                     help="how to fit the image to the model (default stretch, like the "
+                     "official demo)")
+    rec.add_argument("--norm-pix", choices=("auto", *MODES), default="auto", metavar="MODE",
+                     help="display mode: auto, " + ", ".join(MODES) + " (auto: plain for "
+                     "pixel targets, estimate for norm_pix)")
+    rec.add_argument("--target", choices=("auto", "pixel", "norm-pix"), default="auto",
+                     help="override what the checkpoint predicts (default: as it says)")
+    rec.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    rec.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
+    rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    rec.add_argument("--save-arrays", action="store_true",
+                     help="also write reconstruction/composite/mask/attention .npy")
+    _add_model_options(rec)
+    rec.set_defaults(func=cmd_reconstruct)
+
+    info = sub.add_parser("info", help="describe a checkpoint")
+    info.add_argument("checkpoint", metavar="CHECKPOINT")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    _add_model_options(info)
+    info.set_defaults(func=cmd_info)
+
+    tr = sub.add_parser("train", help="pretrain an MAE on a folder of images")
+    tr.add_argument("data", metavar="FOLDER")
+    tr.add_argument("--out", default="runs/default", metavar="DIR",
+                    help="run folder: train_state.pt, best/last .safetensors, history.json")
+    tr.add_argument("--preset", default="tiny6", help="architecture: tiny6, tiny12 or test")
+    tr.add_argument("--steps", type=int, default=0, help="optimizer steps (or --minutes)")
+    tr.add_argument("--minutes", type=float, default=0.0,
+                    help="time budget; sizes the schedule when --steps is not given")
+    tr.add_argument("--batch-size", type=_positive_int, default=64)
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--warmup", type=int, default=200)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--eval-every", type=_positive_int, default=500)
+    tr.add_argument("--device", default="auto")
+    tr.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
+    tr.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto")
+    tr.add_argument("--resume", metavar="STATE", help="continue from a train_state.pt")
+    tr.add_argument("--export", metavar="PATH", help="also write the best weights here")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="masked-pixel PSNR against simple baselines")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT")
+    ev.add_argument("folder", metavar="FOLDER")
+    ev.add_argument("--split", choices=("all", "val"), default="all",
+                    help="val: only every 10th file by name (the training split's hold-out)")
+    ev.add_argument("--masks-per-image", type=_positive_int, default=4)
+    ev.add_argument("--mask-ratio", type=_ratio, default=0.75)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    _add_model_options(ev)
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+# -- commands --------------------------------------------------------------------------------
+def _checkpoint_path(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    from .paths import default_model, default_model_candidates
+
+    found = default_model()
+    if found is None:
+        where = ", ".join(str(p) for p in default_model_candidates())
+        raise MAEError(f"no bundled default model found (looked in {where}); "
+                       "pass --checkpoint PATH")
+    return found
+
+
+def _unique_dirs(out: Path, images: list[str]) -> list[Path]:
+    if len(images) == 1:
+        return [out]
+    seen: dict[str, int] = {}
+    dirs = []
+    for name in images:
+        stem = Path(name).stem or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    return dirs
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .engine import masks as masks_mod
+    from .engine.images import save_png
+    from .engine.reconstruction import masked_view
+    from .engine.render import heatmap, overlay
+    from .engine.session import ModelSession
+
+    ckpt_path = _checkpoint_path(args.checkpoint)
+    session = ModelSession.open(ckpt_path, args.device, args.dtype, args.heads,
+                                args.decoder_heads)
+    cfg = session.config
+    if not cfg.has_decoder:
+        raise MAEError(f"{ckpt_path.name} has no decoder (encoder-only weights), so it cannot "
+                       "reconstruct; 'mae-desktop info' describes it")
+    norm_pix = {"auto": None, "pixel": False, "norm-pix": True}[args.target]
+    ratio = 0.75 if args.mask_ratio is None else args.mask_ratio
+    if args.mask:
+        mask = masks_mod.load_mask(args.mask, cfg.grid_size)
+        mask_desc: dict[str, Any] = {"mask_file": str(args.mask)}
+    else:
+        mask = masks_mod.generate(args.mask_mode, cfg.grid_size, ratio, args.seed)
+        mask_desc = {"mask_mode": args.mask_mode, "requested_ratio": ratio}
+    sha = session.checkpoint.sha256()
+    out = Path(args.out)
+    failures = 0
+    for image_path, folder in zip(args.images, _unique_dirs(out, args.images), strict=True):
+        try:
+            image = session.load_image(image_path, args.resize)
+        except MAEError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        rec = session.reconstruct(image, mask, args.norm_pix, norm_pix)
+        query = "cls" if cfg.use_cls_token else "mean"
+        att = session.attention(image, mask, "encoder", query, with_rollout=False)
+        folder.mkdir(parents=True, exist_ok=True)
+        p = cfg.patch_size
+        shown = rec.prediction
+        composite = rec.composite
+        if rec.mode == "raw":  # model space: stretch to [0, 1] for viewing
+            lo, hi = float(composite.min()), float(composite.max())
+            shown = (shown - lo) / max(hi - lo, 1e-12)
+            composite = (composite - lo) / max(hi - lo, 1e-12)
+        save_png(folder / "original.png", image)
+        save_png(folder / "masked.png", masked_view(image, mask, p))
+        save_png(folder / "reconstruction.png", shown)
+        save_png(folder / "composite.png", composite)
+        save_png(folder / "error.png", heatmap(rec.patch_error, p))
+        last = att.maps[-1].mean(axis=0)
+        save_png(folder / "attention.png", overlay(image, last, p))
+        metrics = {
+            "image": str(image_path),
+            "checkpoint": str(ckpt_path),
+            "checkpoint_sha256": sha,
+            "checkpoint_format": session.checkpoint.format,
+            "target": rec.target,
+            "loss_target_space": rec.loss,
+            "masked_mse": rec.masked_mse,
+            "masked_psnr_db": _finite(rec.masked_psnr),
+            "masked_patches": int(mask.sum()),
+            "num_patches": int(mask.size),
+            "mask_ratio": float(mask.mean()),
+            "seed": args.seed,
+            **mask_desc,
+            "resize": args.resize,
+            "norm_pix_mode": rec.mode,
+            "norm_pix_mode_label": rec.mode_label,
+            "uses_ground_truth": rec.uses_ground_truth,
+            "device": rec.device,
+            "dtype": rec.dtype,
+            "latency_ms": round(rec.latency_ms, 3),
+            "attention": {"part": "encoder", "layer": cfg.depth - 1, "heads": "mean",
+                          "query": query},
+            "messages": list(session.messages),
+        }
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        if args.save_arrays:
+            np.save(folder / "reconstruction.npy", rec.prediction.astype(np.float32))
+            np.save(folder / "composite.npy", rec.composite.astype(np.float32))
+            np.save(folder / "mask.npy", mask.astype(bool))
+            np.save(folder / "attention.npy", att.maps.astype(np.float32))
+        psnr = metrics["masked_psnr_db"]
+        print(f"{image_path}: {masks_mod.describe(mask)}, masked PSNR "
+              f"{'n/a' if psnr is None else f'{psnr:.2f} dB'}, {rec.latency_ms:.1f} ms on "
+              f"{rec.device} -> {folder}")
+    for message in session.messages:
+        print(f"{PROG}: note: {message}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .engine.checkpoints import build_model, load_checkpoint
+    from .engine.session import ModelSession
+
+    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads)
+    session = ModelSession(ckpt, build_model(ckpt), _cpu(), _fp32())
+    info = session.info()
+    info.pop("device")
+    info.pop("dtype")
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    rows = [
+        ("format", info["format"]),
+        ("architecture", info["architecture"]),
+        ("parameters", f"{info['parameters']:,}"),
+        ("decoder", "yes" if info["decoder"] else "no (encoder only: attention maps, no "
+         "reconstruction)"),
+        ("normalisation", info["normalization"]),
+        ("target", f"{info['target']} [{info['target_source']}]"),
+        ("input", "{}x{}, patch {}, grid {}x{}".format(
+            *ckpt.config.image_size, ckpt.config.patch_size, *ckpt.config.grid_size)),
+    ]
+    rows += [("note", n) for n in info["notes"]]
+    width = max(len(k) for k, _ in rows)
+    print(f"{ckpt.path}")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    return 0
+
+
+def _cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+def _fp32():
+    import torch
+
+    return torch.float32
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.train import TrainOptions, train
+
+    opts = TrainOptions(
+        data=args.data, out=args.out, preset=args.preset, steps=args.steps,
+        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
+        seed=args.seed, eval_every=args.eval_every, device=args.device, threads=args.threads,
+        amp=args.amp, resume=args.resume or "", export=args.export or "",
+    )
+    result = train(opts)
+    print(f"stopped at step {result['step']} of {result['total']}; best validation PSNR "
+          f"{result['best_psnr']:.2f} dB; state in {Path(args.out) / 'train_state.pt'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .engine.checkpoints import build_model, load_checkpoint
+    from .engine.device import resolve_device
+    from .training.data import list_images, split
+    from .training.evaluate import evaluate
+
+    device = resolve_device(args.device)
+    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads)
+    model = build_model(ckpt).to(device)
+    if not model.cfg.has_decoder:
+        raise MAEError(f"{ckpt.path.name} has no decoder, so it cannot be evaluated")
+    if model.cfg.norm_pix_loss:
+        raise MAEError(f"{ckpt.path.name} predicts norm_pix targets; evaluate measures "
+                       "pixel-target models only")
+    files = list_images(args.folder)
+    if args.split == "val":
+        files = split(files)[1]
+    result = evaluate(model, files, args.masks_per_image, args.mask_ratio, args.seed, device)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.table())
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    raise MAEError("the desktop app is not part of this version yet; use "
+                   f"'{PROG} reconstruct IMAGE --out DIR' or '{PROG} info CHECKPOINT' "
+                   f"(see '{PROG} --help')")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", cmd_gui)
+    try:
+        return func(args)
+    except MAEError as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # an unexpected failure: one line, the details with --debug
+        if args.debug:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+              "the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The architecture of an MAE, as one dataclass that every checkpoint format maps onto."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+ACTIVATIONS = ("gelu", "gelu_tanh")
+
+
+@dataclass(frozen=True)
+class MAEConfig:
+    """Everything needed to build an `MAEModel` and feed it.
+
+    Sizes are in pixels (image, patch) or channels (widths). `attn_dim` is the width of the
+    query/key/value projections (the seed article allows it to differ from `embed_dim`).
+    `mean`/`std` normalise [0, 1] RGB pixels before the model sees them; (0, 0, 0)/(1, 1, 1)
+    means raw pixels. `norm_pix_loss` is None when the checkpoint does not say.
+    """
+
+    image_size: tuple[int, int] = (224, 224)
+    patch_size: int = 16
+    in_chans: int = 3
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    attn_dim: int = 768
+    mlp_hidden: int = 3072
+    qkv_bias: bool = True
+    encoder_norm: bool = True
+    has_decoder: bool = True
+    decoder_embed_dim: int = 512
+    decoder_depth: int = 8
+    decoder_num_heads: int = 16
+    decoder_attn_dim: int = 512
+    decoder_mlp_hidden: int = 2048
+    decoder_qkv_bias: bool = True
+    decoder_norm: bool = True
+    norm_eps: float = 1e-6
+    activation: str = "gelu"
+    use_cls_token: bool = True
+    # Official/HF add the decoder position embedding to every token; the seed article only to
+    # the mask tokens (visible tokens keep their encoder position embedding).
+    decoder_pos_on_visible: bool = True
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    norm_pix_loss: bool | None = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """(grid_h, grid_w): patches per column and per row."""
+        return self.image_size[0] // self.patch_size, self.image_size[1] // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        gh, gw = self.grid_size
+        return gh * gw
+
+    @property
+    def patch_dim(self) -> int:
+        """Length of one patch vector: patch_size**2 * in_chans, (row, col, channel) order."""
+        return self.patch_size * self.patch_size * self.in_chans
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("extra")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MAEConfig:
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+        kw = dict(d)
+        for key in ("image_size", "mean", "std"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> MAEConfig:
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """A one-line summary, e.g. 'ViT 768x12 (12 heads), patch 16, 224x224; decoder 512x8'."""
+        h, w = self.image_size
+        enc = f"encoder {self.embed_dim}x{self.depth} ({self.num_heads} heads)"
+        dec = "no decoder"
+        if self.has_decoder:
+            dec = (f"decoder {self.decoder_embed_dim}x{self.decoder_depth} "
+                   f"({self.decoder_num_heads} heads)")
+        return f"{enc}, patch {self.patch_size}, {h}x{w} input; {dec}"

@@ -1,0 +1,125 @@
+"""Reading photographs and fitting them to a model's input size.
+
+Images in the engine are float32 (H, W, 3) RGB in [0, 1]. Resizing is done on the 8-bit image
+with Pillow's bicubic filter, as the official demo and Hugging Face's processor do, so the
+same photo gives the same input tensor as the reference code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import MAEError
+
+RESIZE_POLICIES = ("stretch", "center-crop", "pad")
+
+# Pillow warns above MAX_IMAGE_PIXELS and errors above twice that; we refuse at the warning.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB.
+
+    Transparent images are composited over white (what a viewer shows); 16/32-bit integer and
+    float greyscale are scaled to 8 bits, not clipped.
+    """
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode == "F":
+            top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
+        elif img.mode.startswith("I;16") or arr.max(initial=0) > 255:
+            top = 65535.0
+        else:
+            top = 255.0
+        grey = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open any image Pillow reads, apply its EXIF orientation, return 8-bit RGB.
+
+    Raises MAEError for missing, non-image, truncated and oversized (decompression bomb) files.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MAEError(f"image not found: {path}")
+    if path.is_dir():
+        raise MAEError(f"expected an image file, got a folder: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise MAEError(
+                        f"{path.name} is {im.width}x{im.height} pixels, more than the "
+                        f"{MAX_PIXELS:,} allowed (a possible decompression bomb)"
+                    )
+                im.load()
+                img = ImageOps.exif_transpose(im)
+                return to_rgb(img)
+    except MAEError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise MAEError(f"{path.name} is not an image Pillow can read") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MAEError(f"{path.name} is too large to open safely: {exc}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MAEError(f"cannot read image {path.name}: {exc}") from exc
+
+
+def fit_image(
+    img: Image.Image,
+    size: tuple[int, int],
+    policy: str = "stretch",
+    pad_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5),
+) -> np.ndarray:
+    """Fit an RGB image to size=(H, W) -> float32 (H, W, 3) in [0, 1].
+
+    stretch: squash to the size (bicubic); center-crop: scale the short side, crop the middle;
+    pad: scale the long side, pad the rest with pad_rgb (the model's mean colour by default in
+    the callers). An image already at the size is used pixel for pixel.
+    """
+    if policy not in RESIZE_POLICIES:
+        raise MAEError(f"unknown resize policy {policy!r}; known: {', '.join(RESIZE_POLICIES)}")
+    h, w = size
+    img = to_rgb(img)
+    if img.size != (w, h):
+        if policy == "stretch":
+            img = img.resize((w, h), Image.Resampling.BICUBIC)
+        elif policy == "center-crop":
+            img = ImageOps.fit(img, (w, h), Image.Resampling.BICUBIC)
+        else:
+            fill = tuple(int(round(c * 255)) for c in pad_rgb)
+            img = ImageOps.pad(img, (w, h), Image.Resampling.BICUBIC, color=fill)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def load_image(
+    path: str | Path, size: tuple[int, int], policy: str = "stretch",
+    pad_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5),
+) -> np.ndarray:
+    """read_image + fit_image: a file -> float32 (H, W, 3) in [0, 1] at the model size."""
+    return fit_image(read_image(path), size, policy, pad_rgb)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float (H, W, 3) in [0, 1] (clipped) -> uint8."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    """Save float (H, W, 3) in [0, 1] (clipped) as an 8-bit PNG."""
+    Image.fromarray(to_uint8(image)).save(path)

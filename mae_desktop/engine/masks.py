@@ -1,0 +1,219 @@
+"""Mask generators and mask files. A mask is bool (grid_h, grid_w), True = masked.
+
+Every generator draws from its own numpy Generator seeded by the caller, on the CPU, so the
+same seed gives the same mask on every device and platform.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import MAEError
+
+Grid = tuple[int, int]
+
+MASK_MODES = ("random", "block", "grid", "coarse", "center")
+
+
+def masked_count(grid: Grid, ratio: float) -> int:
+    """Number of masked patches for a ratio in [0, 1]: round(ratio * N), exactly."""
+    if not 0.0 <= ratio <= 1.0:
+        raise MAEError(f"mask ratio must be between 0 and 1, got {ratio}")
+    return int(round(ratio * grid[0] * grid[1]))
+
+
+def random_mask(grid: Grid, ratio: float, seed: int = 0) -> np.ndarray:
+    """Uniformly random mask with exactly round(ratio * N) masked patches."""
+    n = grid[0] * grid[1]
+    k = masked_count(grid, ratio)
+    order = np.random.default_rng(seed).permutation(n)
+    mask = np.zeros(n, dtype=bool)
+    mask[order[:k]] = True
+    return mask.reshape(grid)
+
+
+def block_mask(
+    grid: Grid,
+    num_masked: int,
+    seed: int = 0,
+    min_block: int = 4,
+    max_block: int | None = None,
+    min_aspect: float = 0.3,
+    max_aspect: float | None = None,
+) -> np.ndarray:
+    """BEiT-style block-wise mask: rectangles of random area and aspect until ~num_masked.
+
+    Each block covers min_block..max_block patches with an aspect ratio (h/w) drawn
+    log-uniformly from [min_aspect, max_aspect] (default 1/min_aspect). Like BEiT, a block is
+    kept only if it adds at least one and at most the still-missing number of patches, so the
+    count never overshoots; it can fall short when no block fits after many tries.
+    """
+    gh, gw = grid
+    n = gh * gw
+    if not 0 <= num_masked <= n:
+        raise MAEError(f"block mask: number of patches must be 0..{n}, got {num_masked}")
+    if min_block < 1 or min_aspect <= 0:
+        raise MAEError("block mask: min block must be >= 1 and min aspect > 0")
+    rng = np.random.default_rng(seed)
+    max_block = max_block or num_masked
+    max_aspect = max_aspect or 1.0 / min_aspect
+    log_lo, log_hi = math.log(min_aspect), math.log(max_aspect)
+    mask = np.zeros(grid, dtype=bool)
+    count, failures = 0, 0
+    while count < num_masked and failures < 50:
+        missing = num_masked - count
+        hi = min(missing, max_block)
+        added = 0
+        for _ in range(10):
+            area = rng.uniform(min(min_block, hi), max(min_block, hi))
+            aspect = math.exp(rng.uniform(log_lo, log_hi))
+            h = int(round(math.sqrt(area * aspect)))
+            w = int(round(math.sqrt(area / aspect)))
+            if not (1 <= h <= gh and 1 <= w <= gw):
+                continue
+            top = int(rng.integers(0, gh - h + 1))
+            left = int(rng.integers(0, gw - w + 1))
+            region = mask[top : top + h, left : left + w]
+            new = int((~region).sum())
+            if 0 < new <= missing:
+                region[:] = True
+                added = new
+                break
+        if added:
+            count += added
+        else:
+            failures += 1
+    return mask
+
+
+def grid_mask(grid: Grid, stride: int = 2) -> np.ndarray:
+    """Regular mask: one visible patch (top-left) per stride x stride cell (75% for 2)."""
+    rows = np.arange(grid[0])[:, None] % stride == 0
+    cols = np.arange(grid[1])[None, :] % stride == 0
+    return ~(rows & cols)
+
+
+def coarse_mask(grid: Grid, ratio: float, seed: int = 0, block: int = 2) -> np.ndarray:
+    """SimMIM-style mask: random masking on a coarser grid of block x block patch cells."""
+    if block < 1:
+        raise MAEError(f"coarse mask: block size must be >= 1, got {block}")
+    cg = (math.ceil(grid[0] / block), math.ceil(grid[1] / block))
+    coarse = random_mask(cg, ratio, seed)
+    fine = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)
+    return fine[: grid[0], : grid[1]].copy()
+
+
+def center_mask(grid: Grid, ratio: float) -> np.ndarray:
+    """A centred box covering about ratio of the grid (same shape as the grid)."""
+    masked_count(grid, ratio)  # validates the ratio
+    gh, gw = grid
+    h = min(gh, int(round(gh * math.sqrt(ratio))))
+    w = min(gw, int(round(gw * math.sqrt(ratio))))
+    mask = np.zeros(grid, dtype=bool)
+    top, left = (gh - h) // 2, (gw - w) // 2
+    mask[top : top + h, left : left + w] = True
+    return mask
+
+
+def generate(mode: str, grid: Grid, ratio: float = 0.75, seed: int = 0) -> np.ndarray:
+    """One entry point for the generators; `ratio` sets the masked share where it applies.
+
+    random: exactly round(ratio*N); block: BEiT blocks up to round(ratio*N); grid: one visible
+    per 2x2 (75%, ratio ignored); coarse: 2x2-patch cells; center: a centred box.
+    """
+    if mode == "random":
+        return random_mask(grid, ratio, seed)
+    if mode == "block":
+        return block_mask(grid, masked_count(grid, ratio), seed)
+    if mode == "grid":
+        return grid_mask(grid)
+    if mode == "coarse":
+        return coarse_mask(grid, ratio, seed)
+    if mode == "center":
+        return center_mask(grid, ratio)
+    raise MAEError(f"unknown mask mode {mode!r}; known: {', '.join(MASK_MODES)}")
+
+
+def invert(mask: np.ndarray) -> np.ndarray:
+    return ~mask
+
+
+def clear(grid: Grid) -> np.ndarray:
+    return np.zeros(grid, dtype=bool)
+
+
+def mask_all(grid: Grid) -> np.ndarray:
+    return np.ones(grid, dtype=bool)
+
+
+def describe(mask: np.ndarray) -> str:
+    """'147 / 196 masked (75.0%)'."""
+    n, k = mask.size, int(mask.sum())
+    return f"{k} / {n} masked ({100.0 * k / n:.1f}%)"
+
+
+def _reduce_to_grid(values: np.ndarray, grid: Grid, what: str) -> np.ndarray:
+    """(H, W) 0/1 values -> (grid) bool by majority per patch, if H, W are multiples of grid."""
+    h, w = values.shape
+    gh, gw = grid
+    if (h, w) == (gh, gw):
+        return values > 0.5
+    if h % gh or w % gw or h // gh != w // gw:
+        raise MAEError(
+            f"{what} is {w}x{h}; expected the patch grid ({gw}x{gh}) or an image of "
+            f"{gw}x{gh} equal patches (e.g. {gw * 16}x{gh * 16})"
+        )
+    p = h // gh
+    return values.reshape(gh, p, gw, p).mean(axis=(1, 3)) > 0.5
+
+
+def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
+    """Read a .npy (bool/0-1 array) or .png (white = masked) mask for the given grid.
+
+    Grid-sized files are taken as they are; image-sized ones (a whole number of pixels per
+    patch) are reduced by majority vote per patch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MAEError(f"mask file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise MAEError(f"cannot read mask {path.name}: not a plain .npy array ({exc})") from exc
+        if arr.ndim != 2 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
+            raise MAEError(
+                f"mask {path.name} holds a {arr.dtype} array of shape {arr.shape}; "
+                "expected a 2-D bool array (True = masked)"
+            )
+        if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+            raise MAEError(f"mask {path.name} holds values other than 0 and 1")
+        return _reduce_to_grid(arr.astype(np.float32), grid, f"mask {path.name}")
+    if suffix == ".png":
+        try:
+            with Image.open(path) as im:
+                values = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        except (OSError, ValueError) as exc:
+            raise MAEError(f"cannot read mask {path.name}: {exc}") from exc
+        return _reduce_to_grid(values, grid, f"mask {path.name}")
+    raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")
+
+
+def save_mask(path: str | Path, mask: np.ndarray, patch: int | None = None) -> None:
+    """Write a mask as .npy (grid bool) or .png (white = masked; image-sized if patch given)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        np.save(path, mask.astype(bool))
+    elif suffix == ".png":
+        img = mask.astype(np.uint8) * 255
+        if patch:
+            img = np.repeat(np.repeat(img, patch, axis=0), patch, axis=1)
+        Image.fromarray(img, mode="L").save(path)
+    else:
+        raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")

@@ -1,0 +1,1 @@
+"""Qt-free MAE pretraining and evaluation for the bundled default model."""

@@ -1,0 +1,55 @@
+"""Shared fixtures. The suite runs on the CPU, offline, with Qt's offscreen platform."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tests.helpers import hf_model  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAMPLES = Path(__file__).resolve().parents[1] / "mae_desktop" / "resources" / "samples"
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs an NVIDIA GPU (CUDA)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def hf_pair(tmp_path_factory):
+    """(transformers model, its save_pretrained folder) for a small perturbed ViTMAE."""
+    model = hf_model(seed=0)
+    folder = tmp_path_factory.mktemp("hf") / "vitmae"
+    model.save_pretrained(folder)
+    return model, folder
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    """A small smooth RGB photo-like PNG (96x80)."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:80, 0:96]
+    img = np.stack([x / 95, y / 79, 0.5 + 0.5 * np.sin(x / 9.0) * np.cos(y / 7.0)], -1)
+    path = tmp_path / "photo.png"
+    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+    return path
