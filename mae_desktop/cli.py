@@ -40,10 +40,18 @@ def _positive_int(text: str) -> int:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--heads", type=_positive_int, metavar="N",
-                   help="encoder heads, for formats that do not store it (official, seed)")
-    p.add_argument("--decoder-heads", type=_positive_int, metavar="N",
-                   help="decoder heads, for formats that do not store it")
+    p.add_argument(
+        "--heads",
+        type=_positive_int,
+        metavar="N",
+        help="encoder heads, for formats that do not store it (official, seed)",
+    )
+    p.add_argument(
+        "--decoder-heads",
+        type=_positive_int,
+        metavar="N",
+        help="decoder heads, for formats that do not store it",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,38 +60,69 @@ def build_parser() -> argparse.ArgumentParser:
     from .engine.reconstruction import MODES
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Explore masked autoencoders: reconstruct images under any "
-        "mask, inspect checkpoints, train and evaluate. Without a command: the desktop app.")
+        prog=PROG,
+        description="Explore masked autoencoders: reconstruct images under any "
+        "mask, inspect checkpoints, train and evaluate. Without a command: the desktop app.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    rec = sub.add_parser("reconstruct", help="reconstruct images under a mask, write PNGs and "
-                         "metrics", description="Reconstruct one or more images.")
+    rec = sub.add_parser(
+        "reconstruct",
+        help="reconstruct images under a mask, write PNGs and metrics",
+        description="Reconstruct one or more images.",
+    )
     rec.add_argument("images", nargs="+", metavar="IMAGE")
-    rec.add_argument("--checkpoint", metavar="PATH",
-                     help="checkpoint file or Hugging Face folder (default: the bundled model)")
+    rec.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="checkpoint file or Hugging Face folder (default: the bundled model)",
+    )
     group = rec.add_mutually_exclusive_group()
-    group.add_argument("--mask", metavar="FILE", help="mask file (.npy grid bool, or .png "
-                       "grid- or image-sized, white = masked)")
-    group.add_argument("--mask-ratio", type=_ratio, metavar="R",
-                       help="share of patches to mask, 0..1 (default 0.75)")
+    group.add_argument(
+        "--mask",
+        metavar="FILE",
+        help="mask file (.npy grid bool, or .png grid- or image-sized, white = masked)",
+    )
+    group.add_argument(
+        "--mask-ratio",
+        type=_ratio,
+        metavar="R",
+        help="share of patches to mask, 0..1 (default 0.75)",
+    )
     rec.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
-    rec.add_argument("--mask-mode", choices=MASK_MODES, default="random",
-                     help="mask generator (default random)")
-    rec.add_argument("--resize", choices=RESIZE_POLICIES, default="stretch",
-                     help="how to fit the image to the model (default stretch, like the "
-                     "official demo)")
-    rec.add_argument("--norm-pix", choices=("auto", *MODES), default="auto", metavar="MODE",
-                     help="display mode: auto, " + ", ".join(MODES) + " (auto: plain for "
-                     "pixel targets, estimate for norm_pix)")
-    rec.add_argument("--target", choices=("auto", "pixel", "norm-pix"), default="auto",
-                     help="override what the checkpoint predicts (default: as it says)")
+    rec.add_argument(
+        "--mask-mode", choices=MASK_MODES, default="random", help="mask generator (default random)"
+    )
+    rec.add_argument(
+        "--resize",
+        choices=RESIZE_POLICIES,
+        default="stretch",
+        help="how to fit the image to the model (default stretch, like the official demo)",
+    )
+    rec.add_argument(
+        "--norm-pix",
+        choices=("auto", *MODES),
+        default="auto",
+        metavar="MODE",
+        help="display mode: auto, " + ", ".join(MODES) + " (auto: plain for "
+        "pixel targets, estimate for norm_pix)",
+    )
+    rec.add_argument(
+        "--target",
+        choices=("auto", "pixel", "norm-pix"),
+        default="auto",
+        help="override what the checkpoint predicts (default: as it says)",
+    )
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     rec.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    rec.add_argument("--save-arrays", action="store_true",
-                     help="also write reconstruction/composite/mask/attention .npy")
+    rec.add_argument(
+        "--save-arrays",
+        action="store_true",
+        help="also write reconstruction/composite/mask/attention .npy",
+    )
     _add_model_options(rec)
     rec.set_defaults(func=cmd_reconstruct)
 
@@ -95,12 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="pretrain an MAE on a folder of images")
     tr.add_argument("data", metavar="FOLDER")
-    tr.add_argument("--out", default="runs/default", metavar="DIR",
-                    help="run folder: train_state.pt, best/last .safetensors, history.json")
+    tr.add_argument(
+        "--out",
+        default="runs/default",
+        metavar="DIR",
+        help="run folder: train_state.pt, best/last .safetensors, history.json",
+    )
     tr.add_argument("--preset", default="tiny6", help="architecture: tiny6, tiny12 or test")
     tr.add_argument("--steps", type=int, default=0, help="optimizer steps (or --minutes)")
-    tr.add_argument("--minutes", type=float, default=0.0,
-                    help="time budget; sizes the schedule when --steps is not given")
+    tr.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="time budget; sizes the schedule when --steps is not given",
+    )
     tr.add_argument("--batch-size", type=_positive_int, default=64)
     tr.add_argument("--lr", type=float, default=2e-3)
     tr.add_argument("--warmup", type=int, default=200)
@@ -116,8 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="masked-pixel PSNR against simple baselines")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     ev.add_argument("folder", metavar="FOLDER")
-    ev.add_argument("--split", choices=("all", "val"), default="all",
-                    help="val: only every 10th file by name (the training split's hold-out)")
+    ev.add_argument(
+        "--split",
+        choices=("all", "val"),
+        default="all",
+        help="val: only every 10th file by name (the training split's hold-out)",
+    )
     ev.add_argument("--masks-per-image", type=_positive_int, default=4)
     ev.add_argument("--mask-ratio", type=_ratio, default=0.75)
     ev.add_argument("--seed", type=int, default=0)
@@ -137,8 +188,9 @@ def _checkpoint_path(arg: str | None) -> Path:
     found = default_model()
     if found is None:
         where = ", ".join(str(p) for p in default_model_candidates())
-        raise MAEError(f"no bundled default model found (looked in {where}); "
-                       "pass --checkpoint PATH")
+        raise MAEError(
+            f"no bundled default model found (looked in {where}); pass --checkpoint PATH"
+        )
     return found
 
 
@@ -168,12 +220,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from .engine.session import ModelSession
 
     ckpt_path = _checkpoint_path(args.checkpoint)
-    session = ModelSession.open(ckpt_path, args.device, args.dtype, args.heads,
-                                args.decoder_heads)
+    session = ModelSession.open(ckpt_path, args.device, args.dtype, args.heads, args.decoder_heads)
     cfg = session.config
     if not cfg.has_decoder:
-        raise MAEError(f"{ckpt_path.name} has no decoder (encoder-only weights), so it cannot "
-                       "reconstruct; 'mae-desktop info' describes it")
+        raise MAEError(
+            f"{ckpt_path.name} has no decoder (encoder-only weights), so it cannot "
+            "reconstruct; 'mae-desktop info' describes it"
+        )
     norm_pix = {"auto": None, "pixel": False, "norm-pix": True}[args.target]
     ratio = 0.75 if args.mask_ratio is None else args.mask_ratio
     if args.mask:
@@ -231,8 +284,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             "device": rec.device,
             "dtype": rec.dtype,
             "latency_ms": round(rec.latency_ms, 3),
-            "attention": {"part": "encoder", "layer": cfg.depth - 1, "heads": "mean",
-                          "query": query},
+            "attention": {
+                "part": "encoder",
+                "layer": cfg.depth - 1,
+                "heads": "mean",
+                "query": query,
+            },
             "messages": list(session.messages),
         }
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -242,9 +299,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             np.save(folder / "mask.npy", mask.astype(bool))
             np.save(folder / "attention.npy", att.maps.astype(np.float32))
         psnr = metrics["masked_psnr_db"]
-        print(f"{image_path}: {masks_mod.describe(mask)}, masked PSNR "
-              f"{'n/a' if psnr is None else f'{psnr:.2f} dB'}, {rec.latency_ms:.1f} ms on "
-              f"{rec.device} -> {folder}")
+        print(
+            f"{image_path}: {masks_mod.describe(mask)}, masked PSNR "
+            f"{'n/a' if psnr is None else f'{psnr:.2f} dB'}, {rec.latency_ms:.1f} ms on "
+            f"{rec.device} -> {folder}"
+        )
     for message in session.messages:
         print(f"{PROG}: note: {message}", file=sys.stderr)
     return 1 if failures else 0
@@ -266,12 +325,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("format", info["format"]),
         ("architecture", info["architecture"]),
         ("parameters", f"{info['parameters']:,}"),
-        ("decoder", "yes" if info["decoder"] else "no (encoder only: attention maps, no "
-         "reconstruction)"),
+        (
+            "decoder",
+            "yes" if info["decoder"] else "no (encoder only: attention maps, no reconstruction)",
+        ),
         ("normalisation", info["normalization"]),
         ("target", f"{info['target']} [{info['target_source']}]"),
-        ("input", "{}x{}, patch {}, grid {}x{}".format(
-            *ckpt.config.image_size, ckpt.config.patch_size, *ckpt.config.grid_size)),
+        (
+            "input",
+            "{}x{}, patch {}, grid {}x{}".format(
+                *ckpt.config.image_size, ckpt.config.patch_size, *ckpt.config.grid_size
+            ),
+        ),
     ]
     rows += [("note", n) for n in info["notes"]]
     width = max(len(k) for k, _ in rows)
@@ -297,14 +362,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainOptions, train
 
     opts = TrainOptions(
-        data=args.data, out=args.out, preset=args.preset, steps=args.steps,
-        minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
-        seed=args.seed, eval_every=args.eval_every, device=args.device, threads=args.threads,
-        amp=args.amp, resume=args.resume or "", export=args.export or "",
+        data=args.data,
+        out=args.out,
+        preset=args.preset,
+        steps=args.steps,
+        minutes=args.minutes,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup=args.warmup,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        device=args.device,
+        threads=args.threads,
+        amp=args.amp,
+        resume=args.resume or "",
+        export=args.export or "",
     )
     result = train(opts)
-    print(f"stopped at step {result['step']} of {result['total']}; best validation PSNR "
-          f"{result['best_psnr']:.2f} dB; state in {Path(args.out) / 'train_state.pt'}")
+    print(
+        f"stopped at step {result['step']} of {result['total']}; best validation PSNR "
+        f"{result['best_psnr']:.2f} dB; state in {Path(args.out) / 'train_state.pt'}"
+    )
     return 0
 
 
@@ -320,8 +398,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not model.cfg.has_decoder:
         raise MAEError(f"{ckpt.path.name} has no decoder, so it cannot be evaluated")
     if model.cfg.norm_pix_loss:
-        raise MAEError(f"{ckpt.path.name} predicts norm_pix targets; evaluate measures "
-                       "pixel-target models only")
+        raise MAEError(
+            f"{ckpt.path.name} predicts norm_pix targets; evaluate measures "
+            "pixel-target models only"
+        )
     files = list_images(args.folder)
     if args.split == "val":
         files = split(files)[1]
@@ -334,9 +414,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    raise MAEError("the desktop app is not part of this version yet; use "
-                   f"'{PROG} reconstruct IMAGE --out DIR' or '{PROG} info CHECKPOINT' "
-                   f"(see '{PROG} --help')")
+    raise MAEError(
+        "the desktop app is not part of this version yet; use "
+        f"'{PROG} reconstruct IMAGE --out DIR' or '{PROG} info CHECKPOINT' "
+        f"(see '{PROG} --help')"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,8 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: one line, the details with --debug
         if args.debug:
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for "
-              "the traceback)", file=sys.stderr)
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with --debug for "
+            "the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -8,13 +8,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from tests.helpers import hf_model  # noqa: E402
+from tests.helpers import hf_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = Path(__file__).resolve().parents[1] / "mae_desktop" / "resources" / "samples"

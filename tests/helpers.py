@@ -19,10 +19,19 @@ def hf_small_config(**overrides):
     from transformers import ViTMAEConfig
 
     kw = dict(
-        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-        decoder_hidden_size=32, decoder_num_hidden_layers=2, decoder_num_attention_heads=2,
-        decoder_intermediate_size=48, image_size=64, patch_size=16, qkv_bias=True,
-        layer_norm_eps=1e-12, norm_pix_loss=False,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=2,
+        decoder_num_attention_heads=2,
+        decoder_intermediate_size=48,
+        image_size=64,
+        patch_size=16,
+        qkv_bias=True,
+        layer_norm_eps=1e-12,
+        norm_pix_loss=False,
     )
     kw.update(overrides)
     return ViTMAEConfig(**kw)
@@ -69,7 +78,8 @@ def hf_to_official(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             s, d = f"{src_prefix}{i}.", f"{dst_prefix}{i}."
             for t in ("weight", "bias"):
                 out[d + f"attn.qkv.{t}"] = torch.cat(
-                    [sd[s + f"attention.{c}_proj.{t}"] for c in "qkv"])
+                    [sd[s + f"attention.{c}_proj.{t}"] for c in "qkv"]
+                )
                 out[d + f"attn.proj.{t}"] = sd[s + f"attention.o_proj.{t}"]
                 out[d + f"norm1.{t}"] = sd[s + f"layernorm_before.{t}"]
                 out[d + f"norm2.{t}"] = sd[s + f"layernorm_after.{t}"]
@@ -79,9 +89,16 @@ def hf_to_official(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
     layers("vit.layers.", "blocks.")
     out["norm.weight"], out["norm.bias"] = sd["vit.layernorm.weight"], sd["vit.layernorm.bias"]
-    for k in ("decoder_embed.weight", "decoder_embed.bias", "mask_token", "decoder_pos_embed",
-              "decoder_norm.weight", "decoder_norm.bias", "decoder_pred.weight",
-              "decoder_pred.bias"):
+    for k in (
+        "decoder_embed.weight",
+        "decoder_embed.bias",
+        "mask_token",
+        "decoder_pos_embed",
+        "decoder_norm.weight",
+        "decoder_norm.bias",
+        "decoder_pred.weight",
+        "decoder_pred.bias",
+    ):
         out[k] = sd["decoder." + k]
     layers("decoder.decoder_layers.", "decoder_blocks.")
     return {k: v.clone() for k, v in out.items()}

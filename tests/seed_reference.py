@@ -28,8 +28,9 @@ class SelfAttention(nn.Module):
         inner = dim_per_head * num_heads
         self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
         project_out = not (num_heads == 1 and dim_per_head == dim)
-        self.out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(0.0)) if project_out \
-            else nn.Identity()
+        self.out = (
+            nn.Sequential(nn.Linear(inner, dim), nn.Dropout(0.0)) if project_out else nn.Identity()
+        )
 
     def forward(self, x):
         b, n, _ = x.shape
@@ -43,8 +44,13 @@ class SelfAttention(nn.Module):
 class FFN(nn.Module):
     def __init__(self, dim, hidden):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.0),
-                                 nn.Linear(hidden, dim), nn.Dropout(0.0))
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Dropout(0.0),
+            nn.Linear(hidden, dim),
+            nn.Dropout(0.0),
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -54,8 +60,12 @@ class Transformer(nn.Module):
     def __init__(self, dim, mlp_dim, depth, num_heads, dim_per_head):
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.ModuleList([PreNorm(dim, SelfAttention(dim, num_heads, dim_per_head)),
-                           PreNorm(dim, FFN(dim, mlp_dim))])
+            nn.ModuleList(
+                [
+                    PreNorm(dim, SelfAttention(dim, num_heads, dim_per_head)),
+                    PreNorm(dim, FFN(dim, mlp_dim)),
+                ]
+            )
             for _ in range(depth)
         )
 
@@ -67,8 +77,17 @@ class Transformer(nn.Module):
 
 
 class ViT(nn.Module):
-    def __init__(self, image_size, patch_size, num_classes=10, dim=64, depth=2, num_heads=2,
-                 mlp_dim=96, dim_per_head=32):
+    def __init__(
+        self,
+        image_size,
+        patch_size,
+        num_classes=10,
+        dim=64,
+        depth=2,
+        num_heads=2,
+        mlp_dim=96,
+        dim_per_head=32,
+    ):
         super().__init__()
         self.patch_h = self.patch_w = patch_size
         n = (image_size // patch_size) ** 2
@@ -80,18 +99,21 @@ class ViT(nn.Module):
 
 
 class MAE(nn.Module):
-    def __init__(self, encoder, decoder_dim, decoder_depth=1, num_decoder_heads=8,
-                 decoder_dim_per_head=64):
+    def __init__(
+        self, encoder, decoder_dim, decoder_depth=1, num_decoder_heads=8, decoder_dim_per_head=64
+    ):
         super().__init__()
         self.encoder = encoder
         self.patch_h, self.patch_w = encoder.patch_h, encoder.patch_w
         n_plus_1, encoder_dim = encoder.pos_embed.shape[-2:]
         pixels = encoder.patch_embed.weight.size(1)
-        self.enc_to_dec = nn.Linear(encoder_dim, decoder_dim) if encoder_dim != decoder_dim \
-            else nn.Identity()
+        self.enc_to_dec = (
+            nn.Linear(encoder_dim, decoder_dim) if encoder_dim != decoder_dim else nn.Identity()
+        )
         self.mask_embed = nn.Parameter(torch.randn(decoder_dim))
-        self.decoder = Transformer(decoder_dim, decoder_dim * 4, decoder_depth,
-                                   num_decoder_heads, decoder_dim_per_head)
+        self.decoder = Transformer(
+            decoder_dim, decoder_dim * 4, decoder_depth, num_decoder_heads, decoder_dim_per_head
+        )
         self.decoder_pos_embed = nn.Embedding(n_plus_1 - 1, decoder_dim)
         self.head = nn.Linear(decoder_dim, pixels)
 
@@ -103,8 +125,7 @@ class MAE(nn.Module):
         b, c, h, w = x.shape
         ph, pw = self.patch_h, self.patch_w
         n = (h // ph) * (w // pw)
-        patches = x.view(b, c, h // ph, ph, w // pw, pw).permute(0, 2, 4, 3, 5, 1).reshape(
-            b, n, -1)
+        patches = x.view(b, c, h // ph, ph, w // pw, pw).permute(0, 2, 4, 3, 5, 1).reshape(b, n, -1)
         batch_ind = torch.arange(b).unsqueeze(-1)
         unmask_patches = patches[batch_ind, unmask_ind]
         tokens = self.encoder.patch_embed(unmask_patches)

@@ -61,14 +61,20 @@ def _query_rows(
         raise MAEError(f"query patch ({r}, {col}) is outside the {gh}x{gw} grid")
     hits = np.flatnonzero(positions == r * gw + col)
     if hits.size == 0:
-        raise MAEError(f"patch ({r}, {col}) is masked: the {part} never sees it; "
-                       "pick a visible patch, or the decoder")
+        raise MAEError(
+            f"patch ({r}, {col}) is masked: the {part} never sees it; "
+            "pick a visible patch, or the decoder"
+        )
     return c + hits
 
 
 def grid_maps(
-    weights: np.ndarray, positions: np.ndarray, grid: tuple[int, int], has_cls: bool,
-    query: Query, part: str = "encoder",
+    weights: np.ndarray,
+    positions: np.ndarray,
+    grid: tuple[int, int],
+    has_cls: bool,
+    query: Query,
+    part: str = "encoder",
 ) -> np.ndarray:
     """Scatter attention weights onto the grid.
 
@@ -84,7 +90,10 @@ def grid_maps(
 
 
 def rollout(
-    weights: np.ndarray, positions: np.ndarray, grid: tuple[int, int], has_cls: bool,
+    weights: np.ndarray,
+    positions: np.ndarray,
+    grid: tuple[int, int],
+    has_cls: bool,
     query: Query,
 ) -> np.ndarray:
     """Attention rollout (Abnar & Zuidema 2020) over the encoder's tokens.

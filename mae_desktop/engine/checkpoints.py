@@ -123,10 +123,11 @@ def _read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str], 
         )
     if len(tensors) != len(obj):
         others = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-        raise MAEError(f"{path.name}: the state dict has entries that are not tensors: "
-                       f"{_preview(others)}")
+        raise MAEError(
+            f"{path.name}: the state dict has entries that are not tensors: {_preview(others)}"
+        )
     if all(k.startswith("module.") for k in tensors):  # saved from DistributedDataParallel
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+        tensors = {k[len("module.") :]: v for k, v in tensors.items()}
     return tensors, {}, args if isinstance(args, argparse.Namespace) else None
 
 
@@ -180,13 +181,16 @@ def _conv_to_linear(w: torch.Tensor) -> torch.Tensor:
 def _square_grid(num_patches: int, name: str) -> int:
     side = math.isqrt(num_patches)
     if side * side != num_patches:
-        raise MAEError(f"{name}: {num_patches} position embeddings do not form a square grid; "
-                       "a config.json with image_size is needed")
+        raise MAEError(
+            f"{name}: {num_patches} position embeddings do not form a square grid; "
+            "a config.json with image_size is needed"
+        )
     return side
 
 
-def _copy_blocks(src: _Source, out: dict, src_fmt: str, dst_prefix: str, depth: int,
-                 names: dict[str, str]) -> None:
+def _copy_blocks(
+    src: _Source, out: dict, src_fmt: str, dst_prefix: str, depth: int, names: dict[str, str]
+) -> None:
     """Copy per-block tensors: names maps our suffix (e.g. 'norm1.weight') to the source's."""
     for i in range(depth):
         for ours, theirs in names.items():
@@ -199,15 +203,25 @@ def _copy_blocks(src: _Source, out: dict, src_fmt: str, dst_prefix: str, depth: 
 _OFFICIAL_BLOCK = {
     n: n
     for n in (
-        "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
-        "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias",
-        "mlp.fc2.weight", "mlp.fc2.bias",
+        "norm1.weight",
+        "norm1.bias",
+        "attn.qkv.weight",
+        "attn.qkv.bias",
+        "attn.proj.weight",
+        "attn.proj.bias",
+        "norm2.weight",
+        "norm2.bias",
+        "mlp.fc1.weight",
+        "mlp.fc1.bias",
+        "mlp.fc2.weight",
+        "mlp.fc2.bias",
     )
 }
 
 
-def _from_official(src: _Source, args: Any, heads: int | None, dheads: int | None,
-                   notes: list[str]) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
+def _from_official(
+    src: _Source, args: Any, heads: int | None, dheads: int | None, notes: list[str]
+) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
     conv = src.get("patch_embed.proj.weight")
     d, chans, p, _ = conv.shape
     pos = src.get("pos_embed")
@@ -228,15 +242,22 @@ def _from_official(src: _Source, args: Any, heads: int | None, dheads: int | Non
     if has_decoder:
         dw = src.get("decoder_embed.weight")
         ddepth = src.count(r"decoder_blocks\.(\d+)\.")
-        for name in ("decoder_embed.weight", "decoder_embed.bias", "mask_token",
-                     "decoder_pos_embed", "decoder_pred.weight", "decoder_pred.bias"):
+        for name in (
+            "decoder_embed.weight",
+            "decoder_embed.bias",
+            "mask_token",
+            "decoder_pos_embed",
+            "decoder_pred.weight",
+            "decoder_pred.bias",
+        ):
             out[name] = src.get(name)
         _copy_blocks(src, out, "decoder_blocks.{i}.", "decoder_blocks.", ddepth, _OFFICIAL_BLOCK)
         if src.has("decoder_norm.weight"):
             out["decoder_norm.weight"] = src.get("decoder_norm.weight")
             out["decoder_norm.bias"] = src.get("decoder_norm.bias")
         kw.update(
-            decoder_embed_dim=dw.shape[0], decoder_depth=ddepth,
+            decoder_embed_dim=dw.shape[0],
+            decoder_depth=ddepth,
             decoder_num_heads=dheads or _guess_heads(dw.shape[0], True),
             decoder_attn_dim=dw.shape[0],
             decoder_mlp_hidden=src.get("decoder_blocks.0.mlp.fc1.weight").shape[0],
@@ -244,21 +265,37 @@ def _from_official(src: _Source, args: Any, heads: int | None, dheads: int | Non
             decoder_norm=src.has("decoder_norm.weight"),
         )
         if not dheads:
-            notes.append(f"decoder heads: {kw['decoder_num_heads']} (assumed from the standard "
-                         "MAE sizes; the file does not store it)")
+            notes.append(
+                f"decoder heads: {kw['decoder_num_heads']} (assumed from the standard "
+                "MAE sizes; the file does not store it)"
+            )
     num_heads = heads or _guess_heads(d, False)
     if not heads:
-        notes.append(f"encoder heads: {num_heads} (assumed from the standard ViT sizes; the "
-                     "file does not store it)")
+        notes.append(
+            f"encoder heads: {num_heads} (assumed from the standard ViT sizes; the "
+            "file does not store it)"
+        )
     norm_pix = getattr(args, "norm_pix_loss", None) if args is not None else None
     source = "args.norm_pix_loss" if norm_pix is not None else "unknown (assumed pixel target)"
     cfg = MAEConfig(
-        image_size=(side * p, side * p), patch_size=p, in_chans=chans, embed_dim=d,
-        depth=depth, num_heads=num_heads, attn_dim=d,
+        image_size=(side * p, side * p),
+        patch_size=p,
+        in_chans=chans,
+        embed_dim=d,
+        depth=depth,
+        num_heads=num_heads,
+        attn_dim=d,
         mlp_hidden=src.get("blocks.0.mlp.fc1.weight").shape[0],
-        qkv_bias=src.has("blocks.0.attn.qkv.bias"), encoder_norm=encoder_norm, norm_eps=1e-6,
-        activation="gelu", use_cls_token=True, decoder_pos_on_visible=True,
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, norm_pix_loss=bool(norm_pix), **kw,
+        qkv_bias=src.has("blocks.0.attn.qkv.bias"),
+        encoder_norm=encoder_norm,
+        norm_eps=1e-6,
+        activation="gelu",
+        use_cls_token=True,
+        decoder_pos_on_visible=True,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        norm_pix_loss=bool(norm_pix),
+        **kw,
     )
     src.check_all_used()
     return cfg, out, source
@@ -277,12 +314,17 @@ _HF_LAYER = {
     "mlp.fc1": ("intermediate.dense", "mlp.fc1"),
     "mlp.fc2": ("output.dense", "mlp.fc2"),
 }
-_HF_ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
-                   "gelu_fast": "gelu_tanh"}
+_HF_ACTIVATIONS = {
+    "gelu": "gelu",
+    "gelu_new": "gelu_tanh",
+    "gelu_pytorch_tanh": "gelu_tanh",
+    "gelu_fast": "gelu_tanh",
+}
 
 
-def _hf_blocks(src: _Source, layer_prefixes: tuple[str, ...], dst: str, qkv_bias: bool,
-               out: dict) -> int:
+def _hf_blocks(
+    src: _Source, layer_prefixes: tuple[str, ...], dst: str, qkv_bias: bool, out: dict
+) -> int:
     """Copy HF layers found under any of layer_prefixes (each with an {i}); returns depth."""
     depth, prefix = 0, None
     for cand in layer_prefixes:
@@ -312,8 +354,9 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v[0]), int(v[1])) if isinstance(v, list | tuple) else (int(v), int(v))
 
 
-def _from_hf(src: _Source, config: dict, pre: dict | None,
-             notes: list[str]) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
+def _from_hf(
+    src: _Source, config: dict, pre: dict | None, notes: list[str]
+) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
     prefix = "vit." if any(k.startswith("vit.") for k in src.tensors) else ""
     e = prefix + "embeddings."
     conv = src.get(e + "patch_embeddings.projection.weight")
@@ -324,8 +367,9 @@ def _from_hf(src: _Source, config: dict, pre: dict | None,
         "pos_embed": src.get(e + "position_embeddings"),
     }
     qkv_bias = bool(config.get("qkv_bias", True))
-    depth = _hf_blocks(src, (prefix + "encoder.layer.{i}.", prefix + "layers.{i}."), "blocks.",
-                       qkv_bias, out)
+    depth = _hf_blocks(
+        src, (prefix + "encoder.layer.{i}.", prefix + "layers.{i}."), "blocks.", qkv_bias, out
+    )
     encoder_norm = src.has(prefix + "layernorm.weight")
     if encoder_norm:
         out["norm.weight"] = src.get(prefix + "layernorm.weight")
@@ -333,19 +377,30 @@ def _from_hf(src: _Source, config: dict, pre: dict | None,
     has_decoder = any(k.startswith("decoder.") for k in src.tensors)
     ddepth = 0
     if has_decoder:
-        for ours in ("decoder_embed.weight", "decoder_embed.bias", "mask_token",
-                     "decoder_pos_embed", "decoder_norm.weight", "decoder_norm.bias",
-                     "decoder_pred.weight", "decoder_pred.bias"):
+        for ours in (
+            "decoder_embed.weight",
+            "decoder_embed.bias",
+            "mask_token",
+            "decoder_pos_embed",
+            "decoder_norm.weight",
+            "decoder_norm.bias",
+            "decoder_pred.weight",
+            "decoder_pred.bias",
+        ):
             out[ours] = src.get("decoder." + ours)
         # 4.x files: decoder.decoder_layers.N; 5.x save_pretrained: decoder.decoder_encoder.layer.N
         ddepth = _hf_blocks(
-            src, ("decoder.decoder_layers.{i}.", "decoder.decoder_encoder.layer.{i}."),
-            "decoder_blocks.", qkv_bias, out,
+            src,
+            ("decoder.decoder_layers.{i}.", "decoder.decoder_encoder.layer.{i}."),
+            "decoder_blocks.",
+            qkv_bias,
+            out,
         )
     act = config.get("hidden_act", "gelu")
     if act not in _HF_ACTIVATIONS:
-        raise MAEError(f"{src.name}: activation {act!r} is not supported "
-                       f"(known: {', '.join(_HF_ACTIVATIONS)})")
+        raise MAEError(
+            f"{src.name}: activation {act!r} is not supported (known: {', '.join(_HF_ACTIVATIONS)})"
+        )
     image_size = _pair(config.get("image_size", 224))
     patch = _pair(config.get("patch_size", 16))
     if patch[0] != patch[1]:
@@ -361,22 +416,38 @@ def _from_hf(src: _Source, config: dict, pre: dict | None,
         mean = tuple(float(x) for x in pre.get("image_mean", IMAGENET_MEAN))
         std = tuple(float(x) for x in pre.get("image_std", IMAGENET_STD))
     cfg = MAEConfig(
-        image_size=image_size, patch_size=patch[0], in_chans=int(config.get("num_channels", 3)),
-        embed_dim=hidden, depth=depth, num_heads=int(config.get("num_attention_heads", 12)),
-        attn_dim=hidden, mlp_hidden=int(config.get("intermediate_size", 4 * hidden)),
-        qkv_bias=qkv_bias, encoder_norm=encoder_norm, has_decoder=has_decoder,
-        decoder_embed_dim=dhidden, decoder_depth=ddepth,
+        image_size=image_size,
+        patch_size=patch[0],
+        in_chans=int(config.get("num_channels", 3)),
+        embed_dim=hidden,
+        depth=depth,
+        num_heads=int(config.get("num_attention_heads", 12)),
+        attn_dim=hidden,
+        mlp_hidden=int(config.get("intermediate_size", 4 * hidden)),
+        qkv_bias=qkv_bias,
+        encoder_norm=encoder_norm,
+        has_decoder=has_decoder,
+        decoder_embed_dim=dhidden,
+        decoder_depth=ddepth,
         decoder_num_heads=int(config.get("decoder_num_attention_heads", 16)),
         decoder_attn_dim=dhidden,
         decoder_mlp_hidden=int(config.get("decoder_intermediate_size", 4 * dhidden)),
-        decoder_qkv_bias=qkv_bias, decoder_norm=has_decoder,
-        norm_eps=float(config.get("layer_norm_eps", 1e-12)), activation=_HF_ACTIVATIONS[act],
-        use_cls_token=True, decoder_pos_on_visible=True, mean=mean, std=std,
+        decoder_qkv_bias=qkv_bias,
+        decoder_norm=has_decoder,
+        norm_eps=float(config.get("layer_norm_eps", 1e-12)),
+        activation=_HF_ACTIVATIONS[act],
+        use_cls_token=True,
+        decoder_pos_on_visible=True,
+        mean=mean,
+        std=std,
         norm_pix_loss=bool(config.get("norm_pix_loss", False)),
     )
     src.check_all_used()
-    source = ("config.json norm_pix_loss" if "norm_pix_loss" in config
-              else "unknown (assumed pixel target)")
+    source = (
+        "config.json norm_pix_loss"
+        if "norm_pix_loss" in config
+        else "unknown (assumed pixel target)"
+    )
     return cfg, out, source
 
 
@@ -384,8 +455,10 @@ def _read_hf_folder(folder: Path) -> tuple[dict, dict | None, dict[str, torch.Te
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
         listing = sorted(p.name for p in folder.iterdir())[:8]
-        raise MAEError(f"{folder.name}/ is not a Hugging Face model folder: no config.json "
-                       f"(found: {', '.join(listing) or 'nothing'})")
+        raise MAEError(
+            f"{folder.name}/ is not a Hugging Face model folder: no config.json "
+            f"(found: {', '.join(listing) or 'nothing'})"
+        )
     config = _read_json(cfg_path)
     model_type = config.get("model_type")
     if model_type not in (None, "vit_mae"):
@@ -404,8 +477,9 @@ def _read_hf_folder(folder: Path) -> tuple[dict, dict | None, dict[str, torch.Te
                 files = [folder / name]
                 break
     if not files:
-        raise MAEError(f"{folder.name}/ has a config.json but no model.safetensors or "
-                       "pytorch_model.bin")
+        raise MAEError(
+            f"{folder.name}/ has a config.json but no model.safetensors or pytorch_model.bin"
+        )
     tensors: dict[str, torch.Tensor] = {}
     for f in files:
         if not f.is_file():
@@ -426,18 +500,28 @@ def _read_json(path: Path) -> dict:
 
 # -- the seed article ------------------------------------------------------------------------
 _SEED_BLOCK = {
-    "norm1.weight": "0.norm.weight", "norm1.bias": "0.norm.bias",
+    "norm1.weight": "0.norm.weight",
+    "norm1.bias": "0.norm.bias",
     "attn.qkv.weight": "0.net.to_qkv.weight",
-    "norm2.weight": "1.norm.weight", "norm2.bias": "1.norm.bias",
-    "mlp.fc1.weight": "1.net.net.0.weight", "mlp.fc1.bias": "1.net.net.0.bias",
-    "mlp.fc2.weight": "1.net.net.3.weight", "mlp.fc2.bias": "1.net.net.3.bias",
+    "norm2.weight": "1.norm.weight",
+    "norm2.bias": "1.norm.bias",
+    "mlp.fc1.weight": "1.net.net.0.weight",
+    "mlp.fc1.bias": "1.net.net.0.bias",
+    "mlp.fc2.weight": "1.net.net.3.weight",
+    "mlp.fc2.bias": "1.net.net.3.bias",
 }
-_SEED_IGNORED = {"encoder.cls_token", "encoder.mlp_head.0.weight", "encoder.mlp_head.0.bias",
-                 "encoder.mlp_head.1.weight", "encoder.mlp_head.1.bias"}
+_SEED_IGNORED = {
+    "encoder.cls_token",
+    "encoder.mlp_head.0.weight",
+    "encoder.mlp_head.0.bias",
+    "encoder.mlp_head.1.weight",
+    "encoder.mlp_head.1.bias",
+}
 
 
-def _seed_blocks(src: _Source, src_prefix: str, dst: str, out: dict, width: int,
-                 heads: int | None) -> tuple[int, int, int, int]:
+def _seed_blocks(
+    src: _Source, src_prefix: str, dst: str, out: dict, width: int, heads: int | None
+) -> tuple[int, int, int, int]:
     """Copy seed Transformer layers; returns (depth, attn_dim, heads, mlp_hidden)."""
     depth = src.count(re.escape(src_prefix) + r"(\d+)\.")
     _copy_blocks(src, out, src_prefix + "{i}.", dst, depth, _SEED_BLOCK)
@@ -456,8 +540,9 @@ def _seed_blocks(src: _Source, src_prefix: str, dst: str, out: dict, width: int,
     return depth, attn_dim, heads, mlp
 
 
-def _from_seed(src: _Source, heads: int | None, dheads: int | None,
-               notes: list[str]) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
+def _from_seed(
+    src: _Source, heads: int | None, dheads: int | None, notes: list[str]
+) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
     w = src.get("encoder.patch_embed.weight")
     d, pdim = w.shape
     p = math.isqrt(pdim // 3)
@@ -470,8 +555,9 @@ def _from_seed(src: _Source, heads: int | None, dheads: int | None,
         "patch_embed.bias": src.get("encoder.patch_embed.bias"),
         "pos_embed": pos,
     }
-    depth, attn_dim, nh, mlp = _seed_blocks(src, "encoder.transformer.layers.", "blocks.", out,
-                                            d, heads)
+    depth, attn_dim, nh, mlp = _seed_blocks(
+        src, "encoder.transformer.layers.", "blocks.", out, d, heads
+    )
     has_decoder = src.has("head.weight")
     kw: dict[str, Any] = {"has_decoder": has_decoder}
     if has_decoder:
@@ -486,18 +572,39 @@ def _from_seed(src: _Source, heads: int | None, dheads: int | None,
         out["decoder_pos_embed"] = dpos.unsqueeze(0)
         out["decoder_pred.weight"] = src.get("head.weight")
         out["decoder_pred.bias"] = src.get("head.bias")
-        ddepth, dattn, dnh, dmlp = _seed_blocks(src, "decoder.layers.", "decoder_blocks.", out,
-                                                dd, dheads)
-        kw.update(decoder_embed_dim=dd, decoder_depth=ddepth, decoder_num_heads=dnh,
-                  decoder_attn_dim=dattn, decoder_mlp_hidden=dmlp, decoder_qkv_bias=False,
-                  decoder_norm=False)
+        ddepth, dattn, dnh, dmlp = _seed_blocks(
+            src, "decoder.layers.", "decoder_blocks.", out, dd, dheads
+        )
+        kw.update(
+            decoder_embed_dim=dd,
+            decoder_depth=ddepth,
+            decoder_num_heads=dnh,
+            decoder_attn_dim=dattn,
+            decoder_mlp_hidden=dmlp,
+            decoder_qkv_bias=False,
+            decoder_norm=False,
+        )
     if heads is None or (has_decoder and dheads is None):
         notes.append("heads assumed from the seed article's default of 64 channels per head")
     cfg = MAEConfig(
-        image_size=(side * p, side * p), patch_size=p, in_chans=3, embed_dim=d, depth=depth,
-        num_heads=nh, attn_dim=attn_dim, mlp_hidden=mlp, qkv_bias=False, encoder_norm=False,
-        norm_eps=1e-5, activation="gelu", use_cls_token=False, decoder_pos_on_visible=False,
-        mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), norm_pix_loss=False, **kw,
+        image_size=(side * p, side * p),
+        patch_size=p,
+        in_chans=3,
+        embed_dim=d,
+        depth=depth,
+        num_heads=nh,
+        attn_dim=attn_dim,
+        mlp_hidden=mlp,
+        qkv_bias=False,
+        encoder_norm=False,
+        norm_eps=1e-5,
+        activation="gelu",
+        use_cls_token=False,
+        decoder_pos_on_visible=False,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        norm_pix_loss=False,
+        **kw,
     )
     src.check_all_used(_SEED_IGNORED)
     return cfg, out, "format (the seed article trains on raw pixels)"
@@ -506,8 +613,10 @@ def _from_seed(src: _Source, heads: int | None, dheads: int | None,
 # -- our own format --------------------------------------------------------------------------
 def _from_own(tensors: dict[str, torch.Tensor], meta: dict, name: str) -> tuple[MAEConfig, dict]:
     if meta.get("format_version") != FORMAT_VERSION:
-        raise MAEError(f"{name}: MAE Desktop format version {meta.get('format_version')!r} is "
-                       f"not supported (this version reads {FORMAT_VERSION})")
+        raise MAEError(
+            f"{name}: MAE Desktop format version {meta.get('format_version')!r} is "
+            f"not supported (this version reads {FORMAT_VERSION})"
+        )
     try:
         cfg = MAEConfig.from_dict(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -515,8 +624,9 @@ def _from_own(tensors: dict[str, torch.Tensor], meta: dict, name: str) -> tuple[
     return cfg, {k: v.float() for k, v in tensors.items()}
 
 
-def save_checkpoint(path: str | Path, model: MAEModel, provenance: dict | None = None,
-                    half: bool = False) -> Path:
+def save_checkpoint(
+    path: str | Path, model: MAEModel, provenance: dict | None = None, half: bool = False
+) -> Path:
     """Write `model` in MAE Desktop's format: safetensors with a JSON metadata entry.
 
     The metadata holds the architecture (MAEConfig), normalisation, target and provenance
@@ -550,8 +660,9 @@ def _detect(keys: set[str]) -> str | None:
     return None
 
 
-def load_checkpoint(path: str | Path, heads: int | None = None,
-                    decoder_heads: int | None = None) -> Checkpoint:
+def load_checkpoint(
+    path: str | Path, heads: int | None = None, decoder_heads: int | None = None
+) -> Checkpoint:
     """Open any supported checkpoint (file or Hugging Face folder), detecting the format.
 
     heads/decoder_heads override head counts for formats that do not store them (official
@@ -567,8 +678,16 @@ def load_checkpoint(path: str | Path, heads: int | None = None,
         config, pre, tensors, files = _read_hf_folder(path)
         src = _Source(tensors, name)
         cfg, sd, source = _from_hf(src, config, pre, notes)
-        return Checkpoint(cfg, sd, "huggingface", path, files, source, notes,
-                          {"architectures": config.get("architectures")})
+        return Checkpoint(
+            cfg,
+            sd,
+            "huggingface",
+            path,
+            files,
+            source,
+            notes,
+            {"architectures": config.get("architectures")},
+        )
     tensors, meta, args = _read_weights(path)
     if METADATA_KEY in meta:
         try:
@@ -576,15 +695,18 @@ def load_checkpoint(path: str | Path, heads: int | None = None,
         except json.JSONDecodeError as exc:
             raise MAEError(f"{name}: the MAE Desktop metadata is not valid JSON") from exc
         cfg, sd = _from_own(tensors, own, name)
-        return Checkpoint(cfg, sd, "mae-desktop", path, [path], "metadata", notes,
-                          own.get("provenance", {}))
+        return Checkpoint(
+            cfg, sd, "mae-desktop", path, [path], "metadata", notes, own.get("provenance", {})
+        )
     fmt = _detect(set(tensors))
     src = _Source(tensors, name)
     if fmt == "official":
         cfg, sd, source = _from_official(src, args, heads, decoder_heads, notes)
     elif fmt == "huggingface":
-        notes.append("a bare Hugging Face weights file without config.json: sizes read from "
-                     "the tensors, heads and LayerNorm eps assumed")
+        notes.append(
+            "a bare Hugging Face weights file without config.json: sizes read from "
+            "the tensors, heads and LayerNorm eps assumed"
+        )
         cfg, sd, source = _from_hf_bare(src, heads, decoder_heads, notes)
     elif fmt == "seed":
         cfg, sd, source = _from_seed(src, heads, decoder_heads, notes)
@@ -595,13 +717,17 @@ def load_checkpoint(path: str | Path, heads: int | None = None,
         )
     metadata: dict[str, Any] = {}
     if args is not None:
-        metadata["args"] = {k: v for k, v in vars(args).items()
-                            if isinstance(v, str | int | float | bool | type(None))}
+        metadata["args"] = {
+            k: v
+            for k, v in vars(args).items()
+            if isinstance(v, str | int | float | bool | type(None))
+        }
     return Checkpoint(cfg, sd, fmt, path, [path], source, notes, metadata)
 
 
-def _from_hf_bare(src: _Source, heads: int | None, dheads: int | None,
-                  notes: list[str]) -> tuple[MAEConfig, dict, str]:
+def _from_hf_bare(
+    src: _Source, heads: int | None, dheads: int | None, notes: list[str]
+) -> tuple[MAEConfig, dict, str]:
     """A Hugging Face weights file on its own: read sizes off the tensors."""
     prefix = "vit." if any(k.startswith("vit.") for k in src.tensors) else ""
     conv = src.tensors[prefix + "embeddings.patch_embeddings.projection.weight"]
@@ -609,21 +735,29 @@ def _from_hf_bare(src: _Source, heads: int | None, dheads: int | None,
     n = src.tensors[prefix + "embeddings.position_embeddings"].shape[1] - 1
     side = _square_grid(n, src.name)
     config: dict[str, Any] = {
-        "image_size": side * p, "patch_size": p, "hidden_size": d,
+        "image_size": side * p,
+        "patch_size": p,
+        "hidden_size": d,
         "num_attention_heads": heads or _guess_heads(d, False),
-        "qkv_bias": any(k.endswith("query.bias") or k.endswith("q_proj.bias")
-                        for k in src.tensors),
+        "qkv_bias": any(k.endswith("query.bias") or k.endswith("q_proj.bias") for k in src.tensors),
     }
-    fc1 = [v for k, v in src.tensors.items()
-           if k.startswith(prefix) and k.endswith(("intermediate.dense.weight", "mlp.fc1.weight"))]
+    fc1 = [
+        v
+        for k, v in src.tensors.items()
+        if k.startswith(prefix) and k.endswith(("intermediate.dense.weight", "mlp.fc1.weight"))
+    ]
     if fc1:
         config["intermediate_size"] = fc1[0].shape[0]
     if "decoder.decoder_embed.weight" in src.tensors:
         dd = src.tensors["decoder.decoder_embed.weight"].shape[0]
         config["decoder_hidden_size"] = dd
         config["decoder_num_attention_heads"] = dheads or _guess_heads(dd, True)
-        dfc1 = [v for k, v in src.tensors.items() if k.startswith("decoder.")
-                and k.endswith(("intermediate.dense.weight", "mlp.fc1.weight"))]
+        dfc1 = [
+            v
+            for k, v in src.tensors.items()
+            if k.startswith("decoder.")
+            and k.endswith(("intermediate.dense.weight", "mlp.fc1.weight"))
+        ]
         if dfc1:
             config["decoder_intermediate_size"] = dfc1[0].shape[0]
     return _from_hf(src, config, None, notes)
@@ -649,8 +783,11 @@ def build_model(ckpt: Checkpoint) -> MAEModel:
         if unexpected:
             parts.append(f"unexpected tensors: {_preview(unexpected)}")
         raise MAEError(f"{ckpt.path.name}: " + "; ".join(parts))
-    wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})"
-             for k, v in expected.items() if tuple(sd[k].shape) != tuple(v.shape)]
+    wrong = [
+        f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in expected.items()
+        if tuple(sd[k].shape) != tuple(v.shape)
+    ]
     if wrong:
         raise MAEError(f"{ckpt.path.name}: tensors with the wrong shape: {_preview(wrong, 4)}")
     model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)

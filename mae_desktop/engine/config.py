@@ -92,6 +92,8 @@ class MAEConfig:
         enc = f"encoder {self.embed_dim}x{self.depth} ({self.num_heads} heads)"
         dec = "no decoder"
         if self.has_decoder:
-            dec = (f"decoder {self.decoder_embed_dim}x{self.decoder_depth} "
-                   f"({self.decoder_num_heads} heads)")
+            dec = (
+                f"decoder {self.decoder_embed_dim}x{self.decoder_depth} "
+                f"({self.decoder_num_heads} heads)"
+            )
         return f"{enc}, patch {self.patch_size}, {h}x{w} input; {dec}"

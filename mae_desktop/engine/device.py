@@ -41,8 +41,10 @@ def resolve_device(spec: str = "auto") -> torch.device:
         return torch.device("mps")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise MAEError(f"device {spec!r} was asked for, but CUDA is not available here "
-                           "(no NVIDIA GPU, or a CPU-only build of torch)")
+            raise MAEError(
+                f"device {spec!r} was asked for, but CUDA is not available here "
+                "(no NVIDIA GPU, or a CPU-only build of torch)"
+            )
         index = torch.cuda.current_device() if spec == "cuda" else spec[5:]
         try:
             index = int(index)
@@ -74,8 +76,10 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
         raise MAEError(f"unknown precision {name!r}: use fp32, fp16 or bf16")
     if name not in supported_dtypes(device):
-        raise MAEError(f"{name} is not available on {device}; choose one of "
-                       f"{', '.join(supported_dtypes(device))}")
+        raise MAEError(
+            f"{name} is not available on {device}; choose one of "
+            f"{', '.join(supported_dtypes(device))}"
+        )
     return DTYPES[name]
 
 

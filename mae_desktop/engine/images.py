@@ -38,7 +38,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
         else:
             top = 255.0
         grey = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, mode="L").convert("RGB")
+        return Image.fromarray(grey).convert("RGB")
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -108,7 +108,9 @@ def fit_image(
 
 
 def load_image(
-    path: str | Path, size: tuple[int, int], policy: str = "stretch",
+    path: str | Path,
+    size: tuple[int, int],
+    policy: str = "stretch",
     pad_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5),
 ) -> np.ndarray:
     """read_image + fit_image: a file -> float32 (H, W, 3) in [0, 1] at the model size."""

@@ -214,6 +214,6 @@ def save_mask(path: str | Path, mask: np.ndarray, patch: int | None = None) -> N
         img = mask.astype(np.uint8) * 255
         if patch:
             img = np.repeat(np.repeat(img, patch, axis=0), patch, axis=1)
-        Image.fromarray(img, mode="L").save(path)
+        Image.fromarray(img).save(path)
     else:
         raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")

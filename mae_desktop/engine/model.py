@@ -108,8 +108,15 @@ class MAEModel(nn.Module):
         # The encoder position table always has a CLS slot (the seed article's too, unused).
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, d))
         self.blocks = nn.ModuleList(
-            Block(d, cfg.attn_dim, cfg.num_heads, cfg.mlp_hidden, cfg.qkv_bias, cfg.norm_eps,
-                  cfg.activation)
+            Block(
+                d,
+                cfg.attn_dim,
+                cfg.num_heads,
+                cfg.mlp_hidden,
+                cfg.qkv_bias,
+                cfg.norm_eps,
+                cfg.activation,
+            )
             for _ in range(cfg.depth)
         )
         self.norm = _norm(cfg.encoder_norm, d, cfg.norm_eps)
@@ -119,8 +126,15 @@ class MAEModel(nn.Module):
             self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
             self.decoder_pos_embed = nn.Parameter(torch.zeros(1, n + c, dd))
             self.decoder_blocks = nn.ModuleList(
-                Block(dd, cfg.decoder_attn_dim, cfg.decoder_num_heads, cfg.decoder_mlp_hidden,
-                      cfg.decoder_qkv_bias, cfg.norm_eps, cfg.activation)
+                Block(
+                    dd,
+                    cfg.decoder_attn_dim,
+                    cfg.decoder_num_heads,
+                    cfg.decoder_mlp_hidden,
+                    cfg.decoder_qkv_bias,
+                    cfg.norm_eps,
+                    cfg.activation,
+                )
                 for _ in range(cfg.decoder_depth)
             )
             self.decoder_norm = _norm(cfg.decoder_norm, dd, cfg.norm_eps)
@@ -211,7 +225,8 @@ def sincos_pos_embed(embed_dim: int, grid: tuple[int, int], cls_slot: bool) -> t
     quarter = embed_dim // 4
     omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
     rows, cols = torch.meshgrid(
-        torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64),
+        torch.arange(gh, dtype=torch.float64),
+        torch.arange(gw, dtype=torch.float64),
         indexing="ij",
     )
     ang_w = cols.reshape(-1, 1) * omega

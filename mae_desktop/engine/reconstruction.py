@@ -84,8 +84,10 @@ def resolve_mode(mode: str, norm_pix: bool) -> str:
     if mode not in MODES:
         raise MAEError(f"unknown display mode {mode!r}; known: auto, {', '.join(MODES)}")
     if mode not in allowed:
-        raise MAEError(f"display mode {mode!r} applies to norm_pix checkpoints only; this one "
-                       f"predicts pixels (use {' or '.join(PIXEL_MODES)})")
+        raise MAEError(
+            f"display mode {mode!r} applies to norm_pix checkpoints only; this one "
+            f"predicts pixels (use {' or '.join(PIXEL_MODES)})"
+        )
     return mode
 
 
@@ -126,7 +128,11 @@ def estimate_stats(
 
 
 def decode(
-    pred: np.ndarray, image: np.ndarray, mask: np.ndarray, cfg: MAEConfig, mode: str = "auto",
+    pred: np.ndarray,
+    image: np.ndarray,
+    mask: np.ndarray,
+    cfg: MAEConfig,
+    mode: str = "auto",
     norm_pix: bool | None = None,
 ) -> Reconstruction:
     """Build a Reconstruction from the decoder output.
@@ -154,8 +160,16 @@ def decode(
         shown = np.where(masked[:, None], pred, target)
         err = np.full(grid, np.nan, dtype=np.float32)
         return Reconstruction(
-            image, mask, unpatchify(pred, grid, p), unpatchify(shown, grid, p), err, loss, None,
-            None, mode, "norm_pix" if norm_pix else "pixel",
+            image,
+            mask,
+            unpatchify(pred, grid, p),
+            unpatchify(shown, grid, p),
+            err,
+            loss,
+            None,
+            None,
+            mode,
+            "norm_pix" if norm_pix else "pixel",
         )
     if mode == "plain":
         pred_px = to_pixels(pred)
@@ -169,13 +183,25 @@ def decode(
     err = ((np.clip(pred_px, 0.0, 1.0) - pixels) ** 2).mean(axis=-1).astype(np.float32)
     mse = float(err[masked].mean()) if masked.any() else None
     return Reconstruction(
-        image, mask, unpatchify(pred_px, grid, p), unpatchify(composite, grid, p),
-        err.reshape(grid), loss, mse, psnr(mse), mode, "norm_pix" if norm_pix else "pixel",
+        image,
+        mask,
+        unpatchify(pred_px, grid, p),
+        unpatchify(composite, grid, p),
+        err.reshape(grid),
+        loss,
+        mse,
+        psnr(mse),
+        mode,
+        "norm_pix" if norm_pix else "pixel",
     )
 
 
-def masked_view(image: np.ndarray, mask: np.ndarray, patch: int,
-                fill: tuple[float, float, float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+def masked_view(
+    image: np.ndarray,
+    mask: np.ndarray,
+    patch: int,
+    fill: tuple[float, float, float] = (0.5, 0.5, 0.5),
+) -> np.ndarray:
     """The input with masked patches filled with a flat colour: float32 (H, W, 3)."""
     cover = upsample_grid(mask, patch)
     out = image.copy()

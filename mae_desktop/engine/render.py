@@ -8,18 +8,35 @@ from .patches import upsample_grid
 
 # Nine samples of matplotlib's perceptually uniform maps, interpolated linearly.
 _ANCHORS = {
-    "inferno": [(0.001, 0.000, 0.014), (0.087, 0.045, 0.224), (0.258, 0.039, 0.406),
-                (0.416, 0.090, 0.433), (0.578, 0.148, 0.404), (0.735, 0.216, 0.330),
-                (0.865, 0.317, 0.226), (0.954, 0.469, 0.099), (0.988, 0.998, 0.645)],
-    "viridis": [(0.267, 0.005, 0.329), (0.283, 0.141, 0.458), (0.254, 0.265, 0.530),
-                (0.207, 0.372, 0.553), (0.164, 0.471, 0.558), (0.128, 0.567, 0.551),
-                (0.135, 0.659, 0.518), (0.478, 0.821, 0.318), (0.993, 0.906, 0.144)],
+    "inferno": [
+        (0.001, 0.000, 0.014),
+        (0.087, 0.045, 0.224),
+        (0.258, 0.039, 0.406),
+        (0.416, 0.090, 0.433),
+        (0.578, 0.148, 0.404),
+        (0.735, 0.216, 0.330),
+        (0.865, 0.317, 0.226),
+        (0.954, 0.469, 0.099),
+        (0.988, 0.998, 0.645),
+    ],
+    "viridis": [
+        (0.267, 0.005, 0.329),
+        (0.283, 0.141, 0.458),
+        (0.254, 0.265, 0.530),
+        (0.207, 0.372, 0.553),
+        (0.164, 0.471, 0.558),
+        (0.128, 0.567, 0.551),
+        (0.135, 0.659, 0.518),
+        (0.478, 0.821, 0.318),
+        (0.993, 0.906, 0.144),
+    ],
 }
 NAN_RGB = (0.18, 0.18, 0.18)
 
 
-def colorize(values: np.ndarray, cmap: str = "inferno", vmin: float | None = None,
-             vmax: float | None = None) -> np.ndarray:
+def colorize(
+    values: np.ndarray, cmap: str = "inferno", vmin: float | None = None, vmax: float | None = None
+) -> np.ndarray:
     """(h, w) floats -> float32 (h, w, 3) RGB in [0, 1]; NaN cells get NAN_RGB.
 
     vmin/vmax default to the finite minimum and maximum.
@@ -40,8 +57,13 @@ def heatmap(grid_values: np.ndarray, patch: int, cmap: str = "inferno") -> np.nd
     return upsample_grid(colorize(grid_values, cmap), patch)
 
 
-def overlay(image: np.ndarray, grid_values: np.ndarray, patch: int, alpha: float = 0.6,
-            cmap: str = "inferno") -> np.ndarray:
+def overlay(
+    image: np.ndarray,
+    grid_values: np.ndarray,
+    patch: int,
+    alpha: float = 0.6,
+    cmap: str = "inferno",
+) -> np.ndarray:
     """Blend a per-patch heatmap over the image; absent (NaN) cells show the image dimmed."""
     heat = heatmap(grid_values, patch, cmap)
     out = (1.0 - alpha) * image + alpha * heat

@@ -33,8 +33,9 @@ class ModelSession:
     Not thread-safe: one thread (the app's worker, or the CLI) owns a session.
     """
 
-    def __init__(self, checkpoint: Checkpoint, model: MAEModel, device: torch.device,
-                 dtype: torch.dtype) -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, model: MAEModel, device: torch.device, dtype: torch.dtype
+    ) -> None:
         self.checkpoint = checkpoint
         self.model = model
         self.device = torch.device("cpu")
@@ -43,8 +44,14 @@ class ModelSession:
         self.to(device, dtype)
 
     @classmethod
-    def open(cls, path: str | Path, device: str = "auto", dtype: str = "fp32",
-             heads: int | None = None, decoder_heads: int | None = None) -> ModelSession:
+    def open(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        dtype: str = "fp32",
+        heads: int | None = None,
+        decoder_heads: int | None = None,
+    ) -> ModelSession:
         """Load a checkpoint (any supported format) onto a device ('auto' picks CUDA first)."""
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
@@ -80,8 +87,9 @@ class ModelSession:
         if image.shape != (*cfg.image_size, 3):
             raise MAEError(f"image is {image.shape}, the model needs {(*cfg.image_size, 3)}")
         if mask.shape != cfg.grid_size or mask.dtype != bool:
-            raise MAEError(f"mask is {mask.dtype} {mask.shape}; the model needs bool "
-                           f"{cfg.grid_size}")
+            raise MAEError(
+                f"mask is {mask.dtype} {mask.shape}; the model needs bool {cfg.grid_size}"
+            )
         mean = np.asarray(cfg.mean, dtype=np.float32)
         std = np.asarray(cfg.std, dtype=np.float32)
         patches = patchify((image.astype(np.float32) - mean) / std, cfg.patch_size)
@@ -106,8 +114,9 @@ class ModelSession:
 
         return self._guarded(run)
 
-    def reconstruct(self, image: np.ndarray, mask: np.ndarray, mode: str = "auto",
-                    norm_pix: bool | None = None) -> Reconstruction:
+    def reconstruct(
+        self, image: np.ndarray, mask: np.ndarray, mode: str = "auto", norm_pix: bool | None = None
+    ) -> Reconstruction:
         """A full Reconstruction (images, loss, metrics) for one image and mask."""
         t0 = time.perf_counter()
         pred = self.predict(image, mask)
@@ -117,8 +126,14 @@ class ModelSession:
         rec.device, rec.dtype = str(self.device), dtype_name(self.dtype)
         return rec
 
-    def attention(self, image: np.ndarray, mask: np.ndarray, part: str = "encoder",
-                  query: Query = "cls", with_rollout: bool = True) -> AttentionMaps:
+    def attention(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        part: str = "encoder",
+        query: Query = "cls",
+        with_rollout: bool = True,
+    ) -> AttentionMaps:
         """Attention maps of every layer and head for one query, on the patch grid."""
         if part not in ("encoder", "decoder"):
             raise MAEError(f"attention part must be 'encoder' or 'decoder', got {part!r}")
@@ -164,10 +179,10 @@ class ModelSession:
             "config": cfg.to_dict(),
             "parameters": self.model.num_parameters(),
             "decoder": cfg.has_decoder,
-            "normalization": "none (raw [0, 1] pixels)" if raw
+            "normalization": "none (raw [0, 1] pixels)"
+            if raw
             else f"mean {list(cfg.mean)}, std {list(cfg.std)}",
-            "target": "norm_pix (per-patch normalised pixels)" if cfg.norm_pix_loss
-            else "pixels",
+            "target": "norm_pix (per-patch normalised pixels)" if cfg.norm_pix_loss else "pixels",
             "target_source": ck.target_source,
             "device": str(self.device),
             "dtype": dtype_name(self.dtype),

@@ -50,8 +50,9 @@ def decode_all(files: list[Path], max_side: int | None = 320) -> list[torch.Tens
     return out
 
 
-def crop_params(rng: np.random.Generator, h: int, w: int, scale=(0.2, 1.0),
-                ratio=(3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+def crop_params(
+    rng: np.random.Generator, h: int, w: int, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)
+) -> tuple[int, int, int, int]:
     """RandomResizedCrop's box (top, left, height, width), torchvision's algorithm."""
     area = h * w
     log_r = (math.log(ratio[0]), math.log(ratio[1]))
@@ -76,8 +77,9 @@ def crop_params(rng: np.random.Generator, h: int, w: int, scale=(0.2, 1.0),
 class CropSampler:
     """Random resized crops + horizontal flips of in-memory images, as float [0, 1] batches."""
 
-    def __init__(self, images: list[torch.Tensor], size: int, device: torch.device,
-                 seed: int) -> None:
+    def __init__(
+        self, images: list[torch.Tensor], size: int, device: torch.device, seed: int
+    ) -> None:
         self.images = [im.to(device) for im in images]
         self.size = size
         self.device = device
@@ -92,8 +94,13 @@ class CropSampler:
             im = self.images[int(i)]
             top, left, ch, cw = crop_params(rng, im.shape[1], im.shape[2])
             crop = im[:, top : top + ch, left : left + cw][None].float()
-            crop = F.interpolate(crop, size=(self.size, self.size), mode="bicubic",
-                                 align_corners=False, antialias=True)
+            crop = F.interpolate(
+                crop,
+                size=(self.size, self.size),
+                mode="bicubic",
+                align_corners=False,
+                antialias=True,
+            )
             if rng.random() < 0.5:
                 crop = crop.flip(-1)
             out.append(crop)

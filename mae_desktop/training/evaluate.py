@@ -37,9 +37,11 @@ class EvalResult:
         return asdict(self)
 
     def table(self) -> str:
-        lines = [f"masked-pixel PSNR at {self.mask_ratio:.0%} random masking, "
-                 f"{self.images} images x {self.masks_per_image} masks, resize {self.resize}",
-                 f"{'method':<24}{'PSNR (dB)':>10}{'std':>8}"]
+        lines = [
+            f"masked-pixel PSNR at {self.mask_ratio:.0%} random masking, "
+            f"{self.images} images x {self.masks_per_image} masks, resize {self.resize}",
+            f"{'method':<24}{'PSNR (dB)':>10}{'std':>8}",
+        ]
         for name, value in self.psnr.items():
             lines.append(f"{name:<24}{value:>10.2f}{self.psnr_std[name]:>8.2f}")
         return "\n".join(lines)
@@ -72,8 +74,9 @@ def telea_fill(image: np.ndarray, pixel_mask: np.ndarray) -> np.ndarray | None:
 
 
 @torch.inference_mode()
-def model_predict_batch(model: MAEModel, images: np.ndarray, masks: np.ndarray,
-                        device: torch.device) -> np.ndarray:
+def model_predict_batch(
+    model: MAEModel, images: np.ndarray, masks: np.ndarray, device: torch.device
+) -> np.ndarray:
     """Plain (pixel-target) reconstructions for a batch with equal masked counts.
 
     images float32 (B, H, W, 3) in [0, 1]; masks bool (B, gh, gw). Returns float32
@@ -98,10 +101,17 @@ def mask_seed(seed: int, image_index: int, k: int) -> int:
     return seed * 1_000_003 + image_index * 101 + k
 
 
-def evaluate(model: MAEModel | None, files: list[Path], masks_per_image: int = 4,
-             mask_ratio: float = 0.75, seed: int = 0, device: torch.device | None = None,
-             baselines: bool = True, batch_size: int = 32, images: list[np.ndarray] | None = None
-             ) -> EvalResult:
+def evaluate(
+    model: MAEModel | None,
+    files: list[Path],
+    masks_per_image: int = 4,
+    mask_ratio: float = 0.75,
+    seed: int = 0,
+    device: torch.device | None = None,
+    baselines: bool = True,
+    batch_size: int = 32,
+    images: list[np.ndarray] | None = None,
+) -> EvalResult:
     """Masked-pixel PSNR of `model` (and the baselines) on image files (or given images)."""
     device = device or torch.device("cpu")
     size = model.cfg.image_size if model is not None else (224, 224)
@@ -116,22 +126,31 @@ def evaluate(model: MAEModel | None, files: list[Path], masks_per_image: int = 4
         model.eval()
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            preds = model_predict_batch(model, np.stack([images[i] for i, _ in chunk]),
-                                        np.stack([masks[pk] for pk in chunk]), device)
+            preds = model_predict_batch(
+                model,
+                np.stack([images[i] for i, _ in chunk]),
+                np.stack([masks[pk] for pk in chunk]),
+                device,
+            )
             for (i, k), pred in zip(chunk, preds, strict=True):
                 pm = upsample_grid(masks[(i, k)], patch)
                 scores.setdefault("MAE", []).append(masked_psnr(pred, images[i], pm))
     if baselines:
-        for (i, k) in pairs:
+        for i, k in pairs:
             pm = upsample_grid(masks[(i, k)], patch)
             scores.setdefault("mean colour", []).append(
-                masked_psnr(mean_colour_fill(images[i], pm), images[i], pm))
+                masked_psnr(mean_colour_fill(images[i], pm), images[i], pm)
+            )
             telea = telea_fill(images[i], pm)
             if telea is not None:
                 scores.setdefault("Telea inpainting (r=5)", []).append(
-                    masked_psnr(telea, images[i], pm))
+                    masked_psnr(telea, images[i], pm)
+                )
     return EvalResult(
-        images=len(images), masks_per_image=masks_per_image, mask_ratio=mask_ratio,
-        resize="stretch", psnr={k: float(np.mean(v)) for k, v in scores.items()},
+        images=len(images),
+        masks_per_image=masks_per_image,
+        mask_ratio=mask_ratio,
+        resize="stretch",
+        psnr={k: float(np.mean(v)) for k, v in scores.items()},
         psnr_std={k: float(np.std(v)) for k, v in scores.items()},
     )

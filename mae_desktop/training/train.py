@@ -30,17 +30,46 @@ from .evaluate import evaluate
 
 PRESETS = {
     # 6-layer 192-wide encoder, 2x128 decoder: the best CPU-hour trade-off measured here.
-    "tiny6": dict(embed_dim=192, depth=6, num_heads=3, attn_dim=192, mlp_hidden=768,
-                  decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4,
-                  decoder_attn_dim=128, decoder_mlp_hidden=512),
+    "tiny6": dict(
+        embed_dim=192,
+        depth=6,
+        num_heads=3,
+        attn_dim=192,
+        mlp_hidden=768,
+        decoder_embed_dim=128,
+        decoder_depth=2,
+        decoder_num_heads=4,
+        decoder_attn_dim=128,
+        decoder_mlp_hidden=512,
+    ),
     # ViT-Tiny encoder (12x192) with a 4x128 decoder, for GPU runs.
-    "tiny12": dict(embed_dim=192, depth=12, num_heads=3, attn_dim=192, mlp_hidden=768,
-                   decoder_embed_dim=128, decoder_depth=4, decoder_num_heads=4,
-                   decoder_attn_dim=128, decoder_mlp_hidden=512),
+    "tiny12": dict(
+        embed_dim=192,
+        depth=12,
+        num_heads=3,
+        attn_dim=192,
+        mlp_hidden=768,
+        decoder_embed_dim=128,
+        decoder_depth=4,
+        decoder_num_heads=4,
+        decoder_attn_dim=128,
+        decoder_mlp_hidden=512,
+    ),
     # For tests: a few thousand parameters, 32x32 images.
-    "test": dict(image_size=(32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2,
-                 attn_dim=32, mlp_hidden=64, decoder_embed_dim=16, decoder_depth=1,
-                 decoder_num_heads=2, decoder_attn_dim=16, decoder_mlp_hidden=32),
+    "test": dict(
+        image_size=(32, 32),
+        patch_size=8,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        attn_dim=32,
+        mlp_hidden=64,
+        decoder_embed_dim=16,
+        decoder_depth=1,
+        decoder_num_heads=2,
+        decoder_attn_dim=16,
+        decoder_mlp_hidden=32,
+    ),
 }
 
 
@@ -77,8 +106,9 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def batch_masks(step: int, seed: int, batch: int, n: int, ratio: float,
-                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_masks(
+    step: int, seed: int, batch: int, n: int, ratio: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random masks for a step: ids_keep int64 (B, K) and mask float (B, N), 1 = masked."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
     keep = n - int(round(ratio * n))
@@ -87,8 +117,9 @@ def batch_masks(step: int, seed: int, batch: int, n: int, ratio: float,
     return ids_keep.to(device), mask.to(device)
 
 
-def mae_loss(model: MAEModel, images: torch.Tensor, ids_keep: torch.Tensor,
-             mask: torch.Tensor) -> torch.Tensor:
+def mae_loss(
+    model: MAEModel, images: torch.Tensor, ids_keep: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """Masked-patch MSE in normalised pixel space. images float (B, 3, H, W) in [0, 1]."""
     cfg = model.cfg
     mean = torch.tensor(cfg.mean, device=images.device).view(1, 3, 1, 1)
@@ -108,8 +139,10 @@ def param_groups(model: MAEModel, weight_decay: float) -> list[dict]:
     for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim <= 1 or p.shape[:2] == (1, 1) else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
@@ -135,8 +168,15 @@ class Trainer:
             state = torch.load(opts.resume, map_location="cpu", weights_only=True)
             saved = dict(state["options"])
             # The run's recipe comes from the checkpoint; only where/how long may change.
-            for keep in ("out", "device", "threads", "export", "resume", "minutes",
-                         "save_every_min"):
+            for keep in (
+                "out",
+                "device",
+                "threads",
+                "export",
+                "resume",
+                "minutes",
+                "save_every_min",
+            ):
                 saved[keep] = getattr(opts, keep)
             self.opts = opts = TrainOptions(**saved)
         if opts.preset not in PRESETS:
@@ -146,12 +186,14 @@ class Trainer:
         self.model = MAEModel(self.cfg)
         init_weights(self.model)
         self.model.to(self.device)
-        self.optim = torch.optim.AdamW(param_groups(self.model, opts.weight_decay), lr=opts.lr,
-                                       betas=(0.9, 0.95))
+        self.optim = torch.optim.AdamW(
+            param_groups(self.model, opts.weight_decay), lr=opts.lr, betas=(0.9, 0.95)
+        )
         files = list_images(opts.data)
         train_files, self.val_files = split(files)
-        self.sampler = CropSampler(decode_all(train_files, opts.max_side),
-                                   self.cfg.image_size[0], self.device, opts.seed)
+        self.sampler = CropSampler(
+            decode_all(train_files, opts.max_side), self.cfg.image_size[0], self.device, opts.seed
+        )
         self.val_images = [load_image(f, self.cfg.image_size, "stretch") for f in self.val_files]
         self.step = 0
         self.total = opts.steps
@@ -171,10 +213,15 @@ class Trainer:
     # -- state -----------------------------------------------------------------------------
     def state(self) -> dict:
         return {
-            "model": self.model.state_dict(), "optimizer": self.optim.state_dict(),
-            "step": self.step, "total_steps": self.total, "best_psnr": self.best_psnr,
-            "wall_seconds": self.wall, "options": {k: v for k, v in asdict(self.opts).items()},
-            "history": json.dumps(self.history), "torch_rng": torch.get_rng_state(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optim.state_dict(),
+            "step": self.step,
+            "total_steps": self.total,
+            "best_psnr": self.best_psnr,
+            "wall_seconds": self.wall,
+            "options": {k: v for k, v in asdict(self.opts).items()},
+            "history": json.dumps(self.history),
+            "torch_rng": torch.get_rng_state(),
         }
 
     def save_state(self) -> Path:
@@ -185,15 +232,25 @@ class Trainer:
     def provenance(self, val_psnr: float | None) -> dict:
         o = self.opts
         return {
-            "trained_with": "mae-desktop train", "data": str(o.data),
-            "train_images": len(self.sampler.images), "val_images": len(self.val_files),
-            "split": "every 10th file by sorted name is validation", "preset": o.preset,
-            "steps": self.step, "batch_size": o.batch_size,
-            "samples_seen": self.step * o.batch_size, "lr": o.lr, "warmup": o.warmup,
+            "trained_with": "mae-desktop train",
+            "data": str(o.data),
+            "train_images": len(self.sampler.images),
+            "val_images": len(self.val_files),
+            "split": "every 10th file by sorted name is validation",
+            "preset": o.preset,
+            "steps": self.step,
+            "batch_size": o.batch_size,
+            "samples_seen": self.step * o.batch_size,
+            "lr": o.lr,
+            "warmup": o.warmup,
             "schedule": f"linear warm-up {o.warmup} steps, cosine to 0 at {self.total}",
-            "weight_decay": o.weight_decay, "mask_ratio": o.mask_ratio, "seed": o.seed,
-            "hardware": _hardware(self.device), "wall_time_s": round(self.wall, 1),
-            "val_psnr_db": val_psnr, "target": "pixel (no norm_pix)",
+            "weight_decay": o.weight_decay,
+            "mask_ratio": o.mask_ratio,
+            "seed": o.seed,
+            "hardware": _hardware(self.device),
+            "wall_time_s": round(self.wall, 1),
+            "val_psnr_db": val_psnr,
+            "target": "pixel (no norm_pix)",
             "precision": "bf16 autocast" if use_bf16(o.amp, self.device) else "fp32",
         }
 
@@ -201,8 +258,15 @@ class Trainer:
         return save_checkpoint(path, self.model, self.provenance(val_psnr), half=True)
 
     def validate(self) -> float:
-        res = evaluate(self.model, self.val_files, masks_per_image=self.opts.val_masks,
-                       seed=1234, device=self.device, baselines=False, images=self.val_images)
+        res = evaluate(
+            self.model,
+            self.val_files,
+            masks_per_image=self.opts.val_masks,
+            seed=1234,
+            device=self.device,
+            baselines=False,
+            images=self.val_images,
+        )
         self.model.train()
         return res.psnr["MAE"]
 
@@ -214,8 +278,9 @@ class Trainer:
         o = self.opts
         old = signal.signal(signal.SIGTERM, self._handle_signal)
         self.model.train()
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                  enabled=use_bf16(o.amp, self.device))
+        autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=use_bf16(o.amp, self.device)
+        )
         deadline = time.monotonic() + o.minutes * 60 if o.minutes else math.inf
         if not self.total:
             if not o.minutes:
@@ -230,8 +295,9 @@ class Trainer:
                 for group in self.optim.param_groups:
                     group["lr"] = lr_at(self.step, self.total, o.lr, o.warmup)
                 imgs = self.sampler.batch(self.step, o.batch_size)
-                ids, mask = batch_masks(self.step, o.seed, o.batch_size, n, o.mask_ratio,
-                                        self.device)
+                ids, mask = batch_masks(
+                    self.step, o.seed, o.batch_size, n, o.mask_ratio, self.device
+                )
                 with autocast:
                     loss = mae_loss(self.model, imgs, ids, mask)
                 self.optim.zero_grad(set_to_none=True)
@@ -263,8 +329,14 @@ class Trainer:
         t0 = time.perf_counter()
         for s in range(5):
             imgs = self.sampler.batch(s, self.opts.batch_size)
-            ids, mask = batch_masks(s, self.opts.seed, self.opts.batch_size,
-                                    self.cfg.num_patches, self.opts.mask_ratio, self.device)
+            ids, mask = batch_masks(
+                s,
+                self.opts.seed,
+                self.opts.batch_size,
+                self.cfg.num_patches,
+                self.opts.mask_ratio,
+                self.device,
+            )
             mae_loss(self.model, imgs, ids, mask).backward()
         per_step = (time.perf_counter() - t0) / 5 * 1.08  # evaluation and saving overhead
         self.model.load_state_dict(saved["model"])
@@ -274,8 +346,9 @@ class Trainer:
 
     def _evaluate_and_export(self, loss: float) -> None:
         psnr = self.validate()
-        self.history.append({"step": self.step, "loss": loss, "val_psnr": psnr,
-                             "wall_s": round(self.wall, 1)})
+        self.history.append(
+            {"step": self.step, "loss": loss, "val_psnr": psnr, "wall_s": round(self.wall, 1)}
+        )
         tqdm.write(f"step {self.step}: loss {loss:.4f}, validation PSNR {psnr:.2f} dB")
         self.export(self.out / "last.safetensors", psnr)
         if psnr > self.best_psnr:
@@ -303,8 +376,7 @@ def use_bf16(amp: str, device: torch.device) -> bool:
 def _hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA, bf16 autocast)"
-    return (f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} "
-            "threads")
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def train(opts: TrainOptions) -> dict:
@@ -312,4 +384,3 @@ def train(opts: TrainOptions) -> dict:
 
 
 __all__ = ["PRESETS", "TrainOptions", "Trainer", "lr_at", "mae_loss", "train"]
-

@@ -23,11 +23,24 @@ def official_sd():
 
 
 def test_official_training_checkpoint_reads_args(tmp_path, official_sd):
-    args = argparse.Namespace(model="mae_vit_base_patch16", norm_pix_loss=True, input_size=64,
-                              mask_ratio=0.75, output_dir="./out")
+    args = argparse.Namespace(
+        model="mae_vit_base_patch16",
+        norm_pix_loss=True,
+        input_size=64,
+        mask_ratio=0.75,
+        output_dir="./out",
+    )
     path = tmp_path / "checkpoint-10.pth"
-    torch.save({"model": official_sd, "optimizer": {"state": {}, "param_groups": []},
-                "epoch": 10, "scaler": {"scale": 65536.0}, "args": args}, path)
+    torch.save(
+        {
+            "model": official_sd,
+            "optimizer": {"state": {}, "param_groups": []},
+            "epoch": 10,
+            "scaler": {"scale": 65536.0},
+            "args": args,
+        },
+        path,
+    )
     ckpt = load_checkpoint(path, heads=4, decoder_heads=2)
     assert ckpt.format == "official"
     assert ckpt.config.norm_pix_loss is True
@@ -53,8 +66,9 @@ def test_head_counts_are_assumed_and_said(tmp_path, official_sd):
 
 
 def test_encoder_only_opens_for_attention_but_refuses_reconstruction(tmp_path, official_sd):
-    enc = {k: v for k, v in official_sd.items()
-           if not k.startswith("decoder") and k != "mask_token"}
+    enc = {
+        k: v for k, v in official_sd.items() if not k.startswith("decoder") and k != "mask_token"
+    }
     path = tmp_path / "mae_pretrain_vit_tiny.pth"
     torch.save({"model": enc}, path)
     session = ModelSession.open(path, "cpu", heads=4)
@@ -153,28 +167,25 @@ def test_hf_folder_without_weights(tmp_path, hf_pair):
         load_checkpoint(target)
 
 
-def test_hf_config_activation_and_type_checked(tmp_path, hf_pair):
-    _, folder = hf_pair
-    target = tmp_path / "act"
-    target.mkdir()
+def _hf_copy(tmp_path, folder, **config_changes):
+    """A copy of a Hugging Face folder with some config.json entries changed."""
+    target = tmp_path / "copy"
+    target.mkdir(exist_ok=True)
     cfg = json.loads((folder / "config.json").read_text())
     (target / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
-    (target / "config.json").write_text(json.dumps(dict(cfg, hidden_act="relu")))
+    (target / "config.json").write_text(json.dumps(dict(cfg, **config_changes)))
+    return target
+
+
+def test_hf_config_activation_and_type_checked(tmp_path, hf_pair):
     with pytest.raises(MAEError, match="activation 'relu'"):
-        load_checkpoint(target)
-    (target / "config.json").write_text(json.dumps(dict(cfg, model_type="bert")))
+        load_checkpoint(_hf_copy(tmp_path, hf_pair[1], hidden_act="relu"))
     with pytest.raises(MAEError, match="not vit_mae"):
-        load_checkpoint(target)
+        load_checkpoint(_hf_copy(tmp_path, hf_pair[1], model_type="bert"))
 
 
 def test_hf_norm_pix_from_config(tmp_path, hf_pair):
-    _, folder = hf_pair
-    target = tmp_path / "np"
-    target.mkdir()
-    cfg = json.loads((folder / "config.json").read_text())
-    (target / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
-    (target / "config.json").write_text(json.dumps(dict(cfg, norm_pix_loss=True)))
-    ckpt = load_checkpoint(target)
+    ckpt = load_checkpoint(_hf_copy(tmp_path, hf_pair[1], norm_pix_loss=True))
     assert ckpt.config.norm_pix_loss and ckpt.target_source == "config.json norm_pix_loss"
 
 

@@ -40,14 +40,16 @@ def test_huggingface_folder_matches_transformers(hf_pair, mask):
     np.testing.assert_allclose(ours, ref, atol=1e-5, rtol=0)
 
 
-def test_transformers_4x_decoder_layout_loads(hf_pair, tmp_path):
-    """4.x and hub folders name decoder layers decoder.decoder_layers.N (5.x writes
-    decoder.decoder_encoder.layer.N); both must give the same numbers."""
+def test_both_decoder_layouts_load(hf_pair, tmp_path):
+    """4.x and hub folders name decoder layers decoder.decoder_layers.N, 5.x save_pretrained
+    writes decoder.decoder_encoder.layer.N: whichever this transformers wrote, the other
+    layout must give the same numbers too."""
     model, folder = hf_pair
     sd = load_file(folder / "model.safetensors")
-    assert any(".decoder_encoder.layer." in k for k in sd), "transformers' 5.x layout changed"
-    renamed = {k.replace("decoder.decoder_encoder.layer.", "decoder.decoder_layers."): v
-               for k, v in sd.items()}
+    v5, v4 = "decoder.decoder_encoder.layer.", "decoder.decoder_layers."
+    src, dst = (v5, v4) if any(k.startswith(v5) for k in sd) else (v4, v5)
+    renamed = {k.replace(src, dst): v for k, v in sd.items()}
+    assert renamed != sd
     old = tmp_path / "v4"
     old.mkdir()
     save_file(renamed, old / "model.safetensors")
@@ -63,8 +65,9 @@ def test_pytorch_model_bin_and_preprocessor_config(hf_pair, tmp_path):
     target.mkdir()
     torch.save(load_file(folder / "model.safetensors"), target / "pytorch_model.bin")
     (target / "config.json").write_text((folder / "config.json").read_text())
-    (target / "preprocessor_config.json").write_text(json.dumps(
-        {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25]}))
+    (target / "preprocessor_config.json").write_text(
+        json.dumps({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25]})
+    )
     session = ModelSession.open(target, "cpu")
     assert session.config.mean == (0.5, 0.5, 0.5) and session.config.std == (0.25,) * 3
     img, mask = _image(2), MASKS[1]
@@ -128,11 +131,13 @@ def _seed_model(seed: int = 0, single_head_decoder: bool = False):
     torch.manual_seed(seed)
     enc = ViT(64, 16, dim=64, depth=2, num_heads=2, mlp_dim=96, dim_per_head=64)
     if single_head_decoder:  # the seed uses nn.Identity for out and enc_to_dec here
-        mae = MAE(enc, decoder_dim=64, decoder_depth=2, num_decoder_heads=1,
-                  decoder_dim_per_head=64)
+        mae = MAE(
+            enc, decoder_dim=64, decoder_depth=2, num_decoder_heads=1, decoder_dim_per_head=64
+        )
     else:
-        mae = MAE(enc, decoder_dim=48, decoder_depth=2, num_decoder_heads=2,
-                  decoder_dim_per_head=64)
+        mae = MAE(
+            enc, decoder_dim=48, decoder_depth=2, num_decoder_heads=2, decoder_dim_per_head=64
+        )
     mae.eval()
     perturb_(mae, seed)
     return mae
@@ -149,6 +154,9 @@ def test_seed_layout_matches_seed_reference(tmp_path, single):
         img = _image(6)
         flat = mask.ravel()
         x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
-        ref = mae.predict_with(x, torch.from_numpy(np.flatnonzero(flat))[None],
-                               torch.from_numpy(np.flatnonzero(~flat))[None])[0].numpy()
+        ref = mae.predict_with(
+            x,
+            torch.from_numpy(np.flatnonzero(flat))[None],
+            torch.from_numpy(np.flatnonzero(~flat))[None],
+        )[0].numpy()
         np.testing.assert_allclose(session.predict(img, mask), ref, atol=1e-5)

@@ -1,0 +1,114 @@
+"""Mask generators and mask files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mae_desktop.engine import MAEError, masks
+
+GRID = (14, 14)
+
+
+@pytest.mark.parametrize("ratio,count", [(0.75, 147), (0.0, 0), (1.0, 196), (0.5, 98), (0.9, 176)])
+def test_random_mask_has_exact_count(ratio, count):
+    m = masks.random_mask(GRID, ratio, seed=1)
+    assert m.shape == GRID and m.dtype == bool and m.sum() == count
+
+
+def test_every_count_is_reachable_on_14x14():
+    """HF's float truncation drops a patch for some counts; ours hits all 197."""
+    for k in range(197):
+        assert masks.random_mask(GRID, k / 196, seed=0).sum() == k
+
+
+def test_random_mask_is_deterministic_per_seed():
+    a, b = masks.random_mask(GRID, 0.75, 7), masks.random_mask(GRID, 0.75, 7)
+    assert (a == b).all()
+    assert (a != masks.random_mask(GRID, 0.75, 8)).any()
+
+
+def test_block_mask_is_blocky_and_never_overshoots():
+    m = masks.block_mask(GRID, 75, seed=3)
+    assert 60 <= m.sum() <= 75
+    # blocks: most masked patches have a masked 4-neighbour
+    padded = np.pad(m, 1)
+    neighbours = padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+    assert (neighbours[m]).mean() > 0.9
+    assert (masks.block_mask(GRID, 75, seed=3) == m).all()
+
+
+def test_grid_mask_keeps_one_per_2x2():
+    m = masks.grid_mask(GRID)
+    assert m.sum() == 147
+    assert not m[0, 0] and not m[2, 4] and m[1, 1] and m[0, 1]
+
+
+def test_coarse_mask_works_in_2x2_cells():
+    m = masks.coarse_mask(GRID, 0.5, seed=2, block=2)
+    cells = m.reshape(7, 2, 7, 2)
+    assert (cells.all(axis=(1, 3)) | ~cells.any(axis=(1, 3))).all()
+    assert m.sum() == 4 * round(0.5 * 49)
+
+
+def test_center_mask_is_a_centred_box():
+    m = masks.center_mask(GRID, 0.25)
+    rows, cols = np.nonzero(m)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (3, 9, 3, 9)
+
+
+def test_generate_dispatch_and_errors():
+    for mode in masks.MASK_MODES:
+        assert masks.generate(mode, GRID, 0.75, 0).shape == GRID
+    with pytest.raises(MAEError, match="unknown mask mode"):
+        masks.generate("spiral", GRID)
+    with pytest.raises(MAEError, match="between 0 and 1"):
+        masks.random_mask(GRID, 1.5)
+
+
+def test_invert_clear_all_and_describe():
+    m = masks.random_mask(GRID, 0.75, 0)
+    assert (masks.invert(m) == ~m).all()
+    assert masks.clear(GRID).sum() == 0 and masks.mask_all(GRID).sum() == 196
+    assert masks.describe(m) == "147 / 196 masked (75.0%)"
+
+
+@pytest.mark.parametrize("name,patch", [("m.npy", None), ("m.png", None), ("m.png", 16)])
+def test_save_load_round_trip(tmp_path, name, patch):
+    m = masks.random_mask(GRID, 0.6, 4)
+    masks.save_mask(tmp_path / name, m, patch)
+    assert (masks.load_mask(tmp_path / name, GRID) == m).all()
+
+
+def test_image_sized_png_uses_majority_per_patch(tmp_path):
+    img = np.zeros((224, 224), np.uint8)
+    img[0:16, 0:16] = 255  # patch (0, 0) fully white
+    img[0:16, 16:22] = 255  # patch (0, 1) only 6 of 16 columns
+    Image.fromarray(img).save(tmp_path / "m.png")
+    m = masks.load_mask(tmp_path / "m.png", GRID)
+    assert m[0, 0] and not m[0, 1] and m.sum() == 1
+
+
+def test_bad_mask_files(tmp_path):
+    np.save(tmp_path / "wrong.npy", np.zeros((5, 7), bool))
+    with pytest.raises(MAEError, match="expected the patch grid"):
+        masks.load_mask(tmp_path / "wrong.npy", GRID)
+    np.save(tmp_path / "values.npy", np.full(GRID, 3))
+    with pytest.raises(MAEError, match="other than 0 and 1"):
+        masks.load_mask(tmp_path / "values.npy", GRID)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(MAEError, match="not a plain .npy"):
+        masks.load_mask(tmp_path / "obj.npy", GRID)
+    (tmp_path / "junk.png").write_bytes(b"nope")
+    with pytest.raises(MAEError, match="cannot read mask"):
+        masks.load_mask(tmp_path / "junk.png", GRID)
+    with pytest.raises(MAEError, match="use .npy or .png"):
+        masks.load_mask(_touch(tmp_path / "m.txt"), GRID)
+    with pytest.raises(MAEError, match="not found"):
+        masks.load_mask(tmp_path / "none.npy", GRID)
+
+
+def _touch(path):
+    path.write_text("x")
+    return path

@@ -1,0 +1,178 @@
+"""The training loop on a tiny config: learns, resumes bit-exactly, exports, evaluates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mae_desktop.engine import ModelSession, masks
+from mae_desktop.training import evaluate as ev
+from mae_desktop.training import train as tr
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:48, 0:56] / 48.0
+    for i in range(12):
+        a, b, c = rng.uniform(1, 6, 3)
+        img = np.stack([np.sin(a * x + i), np.cos(b * y), np.sin(c * (x + y))], -1) * 0.5 + 0.5
+        Image.fromarray((img * 255).astype(np.uint8)).save(folder / f"img{i:02d}.png")
+    return folder
+
+
+def _opts(folder, out, **kw):
+    base = dict(
+        data=str(folder),
+        out=str(out),
+        preset="test",
+        steps=6,
+        batch_size=8,
+        lr=3e-3,
+        warmup=2,
+        eval_every=3,
+        device="cpu",
+        amp="off",
+        max_side=64,
+        val_masks=1,
+    )
+    base.update(kw)
+    return tr.TrainOptions(**base)
+
+
+def _fixed_loss(trainer):
+    imgs = trainer.sampler.batch(10_000, 8)
+    ids, mask = tr.batch_masks(10_000, 0, 8, trainer.cfg.num_patches, 0.75, trainer.device)
+    with torch.no_grad():
+        return tr.mae_loss(trainer.model, imgs, ids, mask).item()
+
+
+def test_loss_goes_down(image_folder, tmp_path):
+    trainer = tr.Trainer(_opts(image_folder, tmp_path, steps=40, eval_every=40))
+    before = _fixed_loss(trainer)
+    trainer.run()
+    assert _fixed_loss(trainer) < 0.85 * before
+
+
+def test_split_never_trains_on_validation(image_folder):
+    files = tr.list_images(image_folder)
+    train_files, val = tr.split(files)
+    assert not set(train_files) & set(val)
+    assert val == files[::10]
+
+
+def test_interrupt_and_resume_is_bit_exact(image_folder, tmp_path, monkeypatch):
+    straight = tr.Trainer(_opts(image_folder, tmp_path / "a"))
+    straight.run()
+
+    calls = {"n": 0}
+    real = tr.mae_loss
+
+    def interrupt_on_fourth(*args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # what Ctrl+C does mid-run
+        return real(*args)
+
+    monkeypatch.setattr(tr, "mae_loss", interrupt_on_fourth)
+    first = tr.Trainer(_opts(image_folder, tmp_path / "b"))
+    assert first.run()["step"] == 3
+    monkeypatch.setattr(tr, "mae_loss", real)
+    resumed = tr.Trainer(
+        _opts(image_folder, tmp_path / "b", resume=str(tmp_path / "b" / "train_state.pt"))
+    )
+    assert resumed.step == 3
+    resumed.run()
+    assert resumed.step == 6
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_export_loads_through_the_engine(image_folder, tmp_path):
+    trainer = tr.Trainer(_opts(image_folder, tmp_path))
+    trainer.run()
+    session = ModelSession.open(tmp_path / "best.safetensors", "cpu")
+    assert session.checkpoint.format == "mae-desktop"
+    assert session.config == trainer.cfg
+    prov = session.checkpoint.metadata
+    assert prov["steps"] == 6 and prov["samples_seen"] == 48 and "val_psnr_db" in prov
+    img = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
+    rec = session.reconstruct(img, masks.random_mask((4, 4), 0.75, 0))
+    assert np.isfinite(rec.prediction).all()
+
+
+def test_learning_rate_schedule():
+    assert tr.lr_at(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert tr.lr_at(9, 100, 1.0, 10) == pytest.approx(1.0)
+    assert tr.lr_at(55, 100, 1.0, 10) == pytest.approx(0.5)
+    assert tr.lr_at(100, 100, 1.0, 10) == pytest.approx(0.0)
+
+
+def test_psnr_and_baselines_known_answers(tmp_path):
+    truth = np.full((32, 32, 3), 0.5, np.float32)
+    pm = np.zeros((32, 32), bool)
+    pm[:16] = True
+    assert ev.masked_psnr(truth + 0.1, truth, pm) == pytest.approx(20.0)
+    assert ev.masked_psnr(truth + 2.0, truth, pm) == pytest.approx(10 * np.log10(1 / 0.25))
+    img = truth.copy()
+    img[16:] = 0.2  # visible half
+    img[:16] = 0.3  # masked half: the mean-colour fill predicts 0.2, error 0.1
+    assert ev.masked_psnr(ev.mean_colour_fill(img, pm), img, pm) == pytest.approx(20.0, abs=1e-4)
+
+
+def test_evaluate_reports_model_and_baselines(image_folder, tmp_path):
+    trainer = tr.Trainer(_opts(image_folder, tmp_path))
+    files = tr.list_images(image_folder)[:3]
+    result = ev.evaluate(trainer.model, files, masks_per_image=2)
+    assert result.images == 3 and result.masks_per_image == 2
+    assert {"MAE", "mean colour"} <= set(result.psnr)
+    assert "PSNR" in result.table()
+
+
+def test_cli_train_and_evaluate(image_folder, tmp_path, capsys):
+    import json
+
+    from mae_desktop import cli
+
+    out = tmp_path / "run"
+    code = cli.main(
+        [
+            "train",
+            str(image_folder),
+            "--out",
+            str(out),
+            "--preset",
+            "test",
+            "--steps",
+            "4",
+            "--batch-size",
+            "4",
+            "--eval-every",
+            "2",
+            "--device",
+            "cpu",
+            "--amp",
+            "off",
+        ]
+    )
+    assert code == 0
+    assert (out / "best.safetensors").is_file() and (out / "train_state.pt").is_file()
+    assert "stopped at step 4 of 4" in capsys.readouterr().out
+    code = cli.main(
+        [
+            "evaluate",
+            str(out / "best.safetensors"),
+            str(image_folder),
+            "--split",
+            "val",
+            "--masks-per-image",
+            "2",
+            "--json",
+        ]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["images"] == 2 and "MAE" in result["psnr"]
