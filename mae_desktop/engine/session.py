@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,21 @@ from .errors import MAEError
 from .images import load_image
 from .model import MAEModel
 from .patches import patchify
-from .reconstruction import Reconstruction, decode
+from .reconstruction import Reconstruction
+from .reconstruction import decode as decode_prediction
+
+
+@dataclass
+class Analysis:
+    """What one forward pass gives the app: a reconstruction (None for encoder-only models),
+    attention maps (None when not asked for or not answerable), the forward latency in ms,
+    and notes for the user."""
+
+    reconstruction: Reconstruction | None
+    attention: AttentionMaps | None
+    latency_ms: float
+    notes: list[str]
+
 
 FORMAT_NAMES = {
     "official": "official MAE (facebookresearch/mae)",
@@ -97,34 +112,46 @@ class ModelSession:
         ids = torch.from_numpy(np.flatnonzero(~mask.ravel()))[None]
         return x.to(self.device, self.dtype), ids.to(self.device)
 
+    def _no_decoder(self) -> MAEError:
+        return MAEError(
+            f"{self.checkpoint.path.name} has no decoder (encoder-only weights), so it "
+            "cannot reconstruct; it can still show attention maps"
+        )
+
+    def _forward(
+        self, image: np.ndarray, mask: np.ndarray, decode: bool, attention: str | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """One pass: the model-space prediction (N, patch_dim) if decode, and the attention
+        weights (layers, heads, L, L) of attention='encoder'|'decoder' (None: fused kernels)."""
+        enc_w = attention == "encoder"
+        dec_w = attention == "decoder"
+
+        def run() -> tuple[np.ndarray | None, np.ndarray | None]:
+            x, ids = self._inputs(image, mask)
+            with torch.inference_mode():
+                latent, weights = self.model.forward_encoder(x, ids, need_weights=enc_w)
+                pred = None
+                if decode or dec_w:
+                    pred, dweights = self.model.forward_decoder(latent, ids, need_weights=dec_w)
+                    weights = dweights if dec_w else weights
+                    pred = pred[0].float().cpu().numpy()
+            stacked = np.stack([w[0].float().cpu().numpy() for w in weights]) if weights else None
+            return pred, stacked
+
+        return self._guarded(run)
+
     def predict(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """image float32 (H, W, 3) in [0, 1], mask bool (gh, gw) -> float32 (N, patch_dim)
         prediction in model space for every patch."""
         if not self.config.has_decoder:
-            raise MAEError(
-                f"{self.checkpoint.path.name} has no decoder (encoder-only weights), so it "
-                "cannot reconstruct; it can still show attention maps"
-            )
-
-        def run() -> np.ndarray:
-            x, ids = self._inputs(image, mask)
-            with torch.inference_mode():
-                pred = self.model(x, ids)
-            return pred[0].float().cpu().numpy()
-
-        return self._guarded(run)
+            raise self._no_decoder()
+        return self._forward(image, mask, True, None)[0]
 
     def reconstruct(
         self, image: np.ndarray, mask: np.ndarray, mode: str = "auto", norm_pix: bool | None = None
     ) -> Reconstruction:
         """A full Reconstruction (images, loss, metrics) for one image and mask."""
-        t0 = time.perf_counter()
-        pred = self.predict(image, mask)
-        latency = (time.perf_counter() - t0) * 1000.0
-        rec = decode(pred, image, mask, self.config, mode, norm_pix)
-        rec.latency_ms = latency
-        rec.device, rec.dtype = str(self.device), dtype_name(self.dtype)
-        return rec
+        return self.analyse(image, mask, mode, norm_pix, attention=None).reconstruction
 
     def attention(
         self,
@@ -135,30 +162,67 @@ class ModelSession:
         with_rollout: bool = True,
     ) -> AttentionMaps:
         """Attention maps of every layer and head for one query, on the patch grid."""
+        self._check_part(part)
+        _, weights = self._forward(image, mask, False, part)
+        return self._maps(weights, mask, part, query, with_rollout)
+
+    def analyse(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        mode: str = "auto",
+        norm_pix: bool | None = None,
+        attention: str | None = "encoder",
+        query: Query = "cls",
+        with_rollout: bool = True,
+    ) -> Analysis:
+        """Reconstruction and attention maps from one forward pass (what the app shows).
+
+        Encoder-only models give attention only; a query the model cannot answer (a masked
+        patch, CLS on a model without one) gives no maps and a note instead of an error.
+        """
+        if attention is None and not self.config.has_decoder:
+            raise self._no_decoder()
+        if attention is not None:
+            self._check_part(attention)
+        decode = self.config.has_decoder
+        t0 = time.perf_counter()
+        pred, weights = self._forward(image, mask, decode, attention)
+        latency = (time.perf_counter() - t0) * 1000.0
+        notes = []
+        rec = None
+        if pred is not None and decode:
+            rec = decode_prediction(pred, image, mask, self.config, mode, norm_pix)
+            rec.latency_ms = latency
+            rec.device, rec.dtype = str(self.device), dtype_name(self.dtype)
+        else:
+            notes.append(str(self._no_decoder()))
+        maps = None
+        if weights is not None:
+            try:
+                maps = self._maps(weights, mask, attention, query, with_rollout)
+            except MAEError as exc:
+                notes.append(str(exc))
+        return Analysis(rec, maps, latency, notes)
+
+    def _check_part(self, part: str) -> None:
         if part not in ("encoder", "decoder"):
             raise MAEError(f"attention part must be 'encoder' or 'decoder', got {part!r}")
         if part == "decoder" and not self.config.has_decoder:
             raise MAEError(f"{self.checkpoint.path.name} has no decoder to show attention for")
+
+    def _maps(
+        self, weights: np.ndarray, mask: np.ndarray, part: str, query: Query, with_rollout: bool
+    ) -> AttentionMaps:
         cfg = self.config
-        has_cls = cfg.use_cls_token
-
-        def run() -> list[np.ndarray]:
-            x, ids = self._inputs(image, mask)
-            with torch.inference_mode():
-                latent, weights = self.model.forward_encoder(x, ids, need_weights=True)
-                if part == "decoder":
-                    _, weights = self.model.forward_decoder(latent, ids, need_weights=True)
-            return np.stack([w[0].float().cpu().numpy() for w in weights])
-
-        weights = self._guarded(run)
         if part == "encoder":
             positions = np.flatnonzero(~mask.ravel())
         else:
             positions = np.arange(cfg.num_patches)
-        maps = grid_maps(weights, positions, cfg.grid_size, has_cls, query, part)
+        maps = grid_maps(weights, positions, cfg.grid_size, cfg.use_cls_token, query, part)
         roll = None
         if with_rollout and part == "encoder":
-            roll = rollout(weights, positions, cfg.grid_size, has_cls, query)
+            roll = rollout(weights, positions, cfg.grid_size, cfg.use_cls_token, query)
         return AttentionMaps(maps, part, query, roll)
 
     def load_image(self, path: str | Path, policy: str = "stretch") -> np.ndarray:
