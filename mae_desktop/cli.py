@@ -1,4 +1,4 @@
-"""The command line: `mae-desktop [reconstruct|info|train|evaluate] ...`.
+"""The command line: `mae-desktop [reconstruct|info|train|evaluate] ...`; no command: the app.
 
 Exit codes: 0 success, 2 usage error (argparse), 1 bad input (a one-line message on stderr;
 a traceback only with --debug).
@@ -66,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    app = parser.add_argument_group("desktop app (without a command)")
+    app.add_argument(
+        "--checkpoint",
+        dest="app_checkpoint",
+        metavar="PATH",
+        help="open this checkpoint instead of the bundled model",
+    )
+    app.add_argument(
+        "--image",
+        dest="app_image",
+        metavar="PATH",
+        help="open this image instead of the bundled sample",
+    )
+    app.add_argument(
+        "--screenshot",
+        metavar="PATH",
+        help="save the window as PNG once the "
+        "first reconstruction is drawn, then exit (works offscreen)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rec = sub.add_parser(
@@ -414,11 +433,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    raise MAEError(
-        "the desktop app is not part of this version yet; use "
-        f"'{PROG} reconstruct IMAGE --out DIR' or '{PROG} info CHECKPOINT' "
-        f"(see '{PROG} --help')"
-    )
+    from .app.run import run_app
+
+    return run_app(args.app_checkpoint, args.app_image, args.screenshot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,50 @@
+"""numpy -> what pyqtgraph draws: uint8 images, mask overlays, colormapped heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from ..engine.patches import upsample_grid
+
+COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
+MASK_RGBA = (18, 18, 28, 185)  # masked patches: dark, most of the image hidden
+GRID_RGBA = (255, 255, 255, 38)
+ABSENT_RGBA = (90, 90, 100, 255)  # attention cells with no token (masked in the encoder)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float (H, W, 3) in [0, 1] (clipped) -> uint8 (H, W, 3)."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def mask_overlay(mask: np.ndarray, patch: int, grid_lines: bool = True) -> np.ndarray:
+    """RGBA uint8 (H, W, 4): masked patches shaded, thin patch grid lines, the rest clear."""
+    h, w = mask.shape[0] * patch, mask.shape[1] * patch
+    out = np.zeros((h, w, 4), np.uint8)
+    if grid_lines:
+        out[::patch, :] = GRID_RGBA
+        out[:, ::patch] = GRID_RGBA
+    out[upsample_grid(mask, patch)] = MASK_RGBA
+    return out
+
+
+def heatmap_rgba(
+    values: np.ndarray, patch: int, cmap: str = "inferno", hatch: bool = True
+) -> np.ndarray:
+    """Per-patch values (gh, gw) -> RGBA uint8 (gh*patch, gw*patch, 4) with pyqtgraph's
+    colormap; NaN cells (absent) are grey with a diagonal hatch, never a colour of the map."""
+    lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
+    finite = np.isfinite(values)
+    lo = float(values[finite].min()) if finite.any() else 0.0
+    hi = float(values[finite].max()) if finite.any() else 1.0
+    idx = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * 255, 0, 255)
+    rgb = lut[idx.astype(np.int64)]
+    rgba = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
+    rgba[~finite] = ABSENT_RGBA
+    big = upsample_grid(rgba, patch)
+    if hatch and not finite.all():
+        yy, xx = np.mgrid[0 : big.shape[0], 0 : big.shape[1]]
+        stripes = ((xx + yy) % 8 == 0) & upsample_grid(~finite, patch)
+        big[stripes] = (40, 40, 48, 255)
+    return big
