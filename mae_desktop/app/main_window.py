@@ -43,6 +43,7 @@ from ..engine.images import RESIZE_POLICIES, fit_image, read_image
 from ..engine.reconstruction import MODES, masked_view
 from ..engine.session import Analysis, ModelSession
 from ..paths import package_resources
+from ..session_file import Session, file_sha256, load_session, save_session
 from .canvas import MaskCanvas
 from .imaging import COLORMAPS
 from .lane import InferenceLane, JobResult
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.stale_drawn = 0
         self.dialogs_enabled = True  # tests switch dialogs off and read error_shown
         self._stroke_base: np.ndarray | None = None
+        self._session_mask: np.ndarray | None = None  # applied once the session's model is in
         self._build_ui()
         self._restore_settings()
 
@@ -293,6 +295,9 @@ class MainWindow(QMainWindow):
                 self._action(self.samples_menu, path.stem, lambda p=path: self.open_image(p))
         self.recent_menu = file.addMenu("Recent")
         file.addSeparator()
+        self._action(file, "Open session…", self.choose_session_to_open)
+        self._action(file, "Save session…", self.choose_session_to_save, "Ctrl+S")
+        file.addSeparator()
         self._action(file, "Load mask…", self.choose_mask_to_load)
         self._action(file, "Save mask…", self.choose_mask_to_save)
         self._action(file, "Export panel…", self.choose_panel_export)
@@ -424,7 +429,8 @@ class MainWindow(QMainWindow):
         def job(lane: InferenceLane) -> dict:
             session = ModelSession.open(path, device, dtype)
             lane.session = session
-            return session.info()
+            # hashed here, on the worker, so saving a session never stalls the window
+            return {**session.info(), "sha256": file_sha256(path)}
 
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
         return self._submit("model", job)
@@ -438,7 +444,7 @@ class MainWindow(QMainWindow):
             if lane.session is None:
                 raise MAEError("open a checkpoint first")
             lane.session.to(device, dtype)
-            return lane.session.info()
+            return {**lane.session.info(), "sha256": self.model_info.get("sha256")}
 
         self._submit("model", job)
 
@@ -483,7 +489,84 @@ class MainWindow(QMainWindow):
             self.mask = masks_mod.generate("random", grid, 0.75, self.seed_spin.value())
             self.history.reset(self.mask)
         self._show_mask()
-        self.request_analysis()
+        if self._session_mask is not None and self.model_info is not None:
+            self._apply_session_mask()
+        else:
+            self.request_analysis()
+
+    # -- sessions ------------------------------------------------------------------------
+    def current_session(self) -> Session:
+        return Session(
+            image_path=self.image_path,
+            checkpoint_path=self.checkpoint_path,
+            mask=self.mask.copy(),
+            image_sha256=file_sha256(self.image_path) if self.image_path else None,
+            checkpoint_sha256=(self.model_info or {}).get("sha256"),
+            generator={
+                "mode": self.gen_combo.currentText(),
+                "ratio": self.ratio_slider.value() / 100.0,
+                "seed": self.seed_spin.value(),
+            },
+            device=str((self.model_info or {}).get("device", "auto")),
+            dtype=str((self.model_info or {}).get("dtype", "fp32")),
+            display_mode=self.mode_combo.currentData() or "auto",
+            resize=self._resize_policy(),
+            attention={
+                "part": self.part_combo.currentText(),
+                "layer": self.layer_slider.value(),
+                "head": self.head_combo.currentText(),
+                "query": list(self.query) if isinstance(self.query, tuple) else self.query,
+            },
+        )
+
+    def save_session_file(self, path: str | Path) -> None:
+        save_session(path, self.current_session())
+
+    def open_session_file(self, path: str | Path) -> bool:
+        """Reopen a saved session: checkpoint, image, mask and options. A bad or stale file
+        leaves everything as it is."""
+        try:
+            session, warnings = load_session(path)
+        except MAEError as exc:
+            self.show_error(str(exc))
+            return False
+        gen = session.generator
+        self.gen_combo.setCurrentText(str(gen.get("mode", "random")))
+        self.ratio_slider.setValue(round(float(gen.get("ratio", 0.75)) * 100))
+        self.seed_spin.setValue(int(gen.get("seed", 0)))
+        idx = self.mode_combo.findData(session.display_mode)
+        self.mode_combo.setCurrentIndex(max(idx, 0))
+        for act in self.resize_group.actions():
+            act.setChecked(act.text() == session.resize)
+        query = session.attention.get("query", "cls")
+        self.query = tuple(query) if isinstance(query, list) else query
+        self._session_mask = session.mask
+        if session.checkpoint_path and session.checkpoint_path != self.checkpoint_path:
+            self.open_checkpoint(session.checkpoint_path, session.device, session.dtype)
+        if session.image_path:
+            self.open_image(session.image_path)
+        elif self.model_info is not None:
+            self._apply_session_mask()
+        for warning in warnings:
+            self.statusBar().showMessage(warning, 10000)
+        return True
+
+    def choose_session_to_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open session", "", "MAE Desktop sessions (*.json)"
+        )
+        if path:
+            self.open_session_file(path)
+
+    def choose_session_to_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", "session.json", "MAE Desktop sessions (*.json)"
+        )
+        if path:
+            try:
+                self.save_session_file(path)
+            except OSError as exc:
+                self.show_error(f"cannot save the session: {exc}")
 
     # -- mask editing --------------------------------------------------------------------
     @property
@@ -649,6 +732,12 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit(info)
         if self.source is not None:
             self._refit_image()
+
+    def _apply_session_mask(self) -> None:
+        if self._session_mask is not None and self._session_mask.shape == self.grid:
+            mask, self._session_mask = self._session_mask, None
+            self.history.reset(mask)
+            self.set_mask(mask, record=False)
 
     def _draw_analysis(self, job_id: int, mask: np.ndarray, analysis: Analysis) -> None:
         if not (mask == self.mask).all():

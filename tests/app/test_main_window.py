@@ -25,8 +25,14 @@ def _widget_pos(win, x: float, y: float):
 
 
 def _mouse(widget, kind, pos, button, buttons):
-    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
-                        Qt.KeyboardModifier.NoModifier)
+    event = QMouseEvent(
+        kind,
+        QPointF(pos),
+        QPointF(widget.mapToGlobal(pos)),
+        button,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(widget, event)
 
 
@@ -215,7 +221,42 @@ def test_screenshot_command(tmp_path, hf_pair):
     env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
         [sys.executable, "main.py", "--checkpoint", str(hf_pair[1]), "--screenshot", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
         assert im.size[0] >= 800 and im.size[1] >= 500
+
+
+def test_session_round_trip(qtbot, window, tmp_path, hf_pair):
+    from PySide6.QtCore import QSettings
+
+    from mae_desktop.app.main_window import MainWindow
+
+    m = masks.random_mask((4, 4), 0.5, 9)
+    _set_and_wait(qtbot, window, m)
+    window.seed_spin.setValue(9)
+    window.save_session_file(tmp_path / "s.json")
+    other = MainWindow(QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat))
+    other.dialogs_enabled = False
+    qtbot.addWidget(other)
+    with qtbot.waitSignal(other.analysis_drawn, timeout=30000):
+        assert other.open_session_file(tmp_path / "s.json")
+    qtbot.waitUntil(lambda: not other.busy)
+    assert (other.mask == m).all() and (other.last_mask == m).all()
+    assert other.image_path == window.image_path
+    assert other.checkpoint_path == window.checkpoint_path
+    assert other.seed_spin.value() == 9
+    other.close()
+
+
+def test_bad_session_file_keeps_the_state(qtbot, window, tmp_path):
+    (tmp_path / "s.json").write_text('{"format": "mae-desktop-session", "version": 1}')
+    mask = window.mask.copy()
+    with qtbot.waitSignal(window.error_shown) as sig:
+        assert not window.open_session_file(tmp_path / "s.json")
+    assert "damaged" in sig.args[0] and (window.mask == mask).all()
