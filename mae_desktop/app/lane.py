@@ -51,12 +51,14 @@ class _Job:
 class InferenceLane:
     """The worker thread. `submit` from the GUI thread; `fn(lane)` runs on the worker.
 
-    `session` is only touched on the worker thread (jobs read and replace it).
+    `session` and `compare` are only touched on the worker thread (jobs read and replace
+    them).
     """
 
     def __init__(self) -> None:
         self.signals = LaneSignals()
         self.session: ModelSession | None = None
+        self.compare: ModelSession | None = None  # a second model for side-by-side results
         self._cond = threading.Condition()
         self._pending: dict[str, _Job] = {}
         self._stop = False

@@ -44,6 +44,7 @@ from ..engine.reconstruction import MODES, masked_view
 from ..engine.session import Analysis, ModelSession
 from ..paths import package_resources
 from ..session_file import Session, file_sha256, load_session, save_session
+from .analysis import AnalysisPanel, HeadsView, ratio_sweep
 from .canvas import MaskCanvas
 from .imaging import COLORMAPS
 from .lane import InferenceLane, JobResult
@@ -132,6 +133,17 @@ class MainWindow(QMainWindow):
         self._build_mask_dock()
         self._build_attention_dock()
         self._build_metrics_dock()
+        self.analysis = AnalysisPanel()
+        self.analysis.run_button.clicked.connect(self.request_sweep)
+        self.analysis_dock = self._dock(
+            "Analysis", self.analysis, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.heads = HeadsView()
+        self.heads_dock = self._dock("Heads", self.heads, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.analysis_dock, self.heads_dock)
+        self.analysis_dock.raise_()
+        self.analysis_dock.hide()
+        self.heads_dock.hide()
         self._build_menus()
         self._build_status()
         self.resize(1400, 820)
@@ -321,10 +333,18 @@ class MainWindow(QMainWindow):
         self._action(tools, "Larger brush", lambda: self.brush_spin.stepBy(1), "]")
         view = bar.addMenu("&View")
         self._action(view, "Reset zoom", self._reset_zoom, "0")
-        for dock in (self.mask_dock, self.attention_dock, self.metrics_dock):
+        for dock in (
+            self.mask_dock,
+            self.attention_dock,
+            self.metrics_dock,
+            self.analysis_dock,
+            self.heads_dock,
+        ):
             view.addAction(dock.toggleViewAction())
         model = bar.addMenu("&Model")
         self._action(model, "Model info…", self.show_model_info, "Ctrl+I")
+        self._action(model, "Compare with checkpoint…", self.choose_compare_checkpoint)
+        self._action(model, "Stop comparing", self.stop_compare)
         self.device_menu = model.addMenu("Device")
         self.device_group = QActionGroup(self)
         for name in ["auto", *available_devices()]:
@@ -698,10 +718,17 @@ class MainWindow(QMainWindow):
         if query == "cls" and self.cfg is not None and not self.cfg.use_cls_token:
             query = "mean"
 
-        def job(lane: InferenceLane) -> tuple[np.ndarray, Analysis]:
+        def job(lane: InferenceLane) -> tuple:
             if lane.session is None:
                 raise MAEError("open a checkpoint first")
-            return mask, lane.session.analyse(image, mask, mode, None, part, query)
+            analysis = lane.session.analyse(image, mask, mode, None, part, query)
+            other = None
+            if lane.compare is not None:
+                try:
+                    other = lane.compare.reconstruct(image, mask, "auto")
+                except MAEError as exc:
+                    other = str(exc)
+            return mask, analysis, other
 
         return self._submit("analyse", job)
 
@@ -714,10 +741,15 @@ class MainWindow(QMainWindow):
         if result.error:
             self.show_error(result.error)
             return
-        if result.kind == "model":
+        if result.kind == "model" and "compare" in result.payload:
+            self.compare_path = result.payload.get("path") if result.payload["compare"] else None
+            self.request_analysis()
+        elif result.kind == "model":
             self._on_model_ready(result.payload)
         elif result.kind == "analyse":
             self._draw_analysis(result.job_id, *result.payload)
+        elif result.kind == "extra":
+            self.analysis.show_sweep(result.payload)
 
     def _on_model_ready(self, info: dict) -> None:
         self.model_info = info
@@ -739,7 +771,7 @@ class MainWindow(QMainWindow):
             self.history.reset(mask)
             self.set_mask(mask, record=False)
 
-    def _draw_analysis(self, job_id: int, mask: np.ndarray, analysis: Analysis) -> None:
+    def _draw_analysis(self, job_id: int, mask: np.ndarray, analysis: Analysis, other=None) -> None:
         if not (mask == self.mask).all():
             self.stale_drawn += 1  # cannot happen while ids are checked; counted for tests
         self.last, self.last_mask = analysis, mask
@@ -762,13 +794,28 @@ class MainWindow(QMainWindow):
             self.panels.show_image("reconstruction", shown)
             self.panels.show_image("composite", composite)
             self.panels.show_heatmap("error", rec.patch_error, patch, "inferno")
+            self.analysis.show_histogram(rec.patch_error, mask)
         else:
             for name in ("reconstruction", "composite", "error"):
                 self.panels.clear(name)
+        self._draw_compare(other)
         self._draw_attention()
         self._show_metrics(analysis)
         self.latency_label.setText(f"{analysis.latency_ms:.0f} ms")
         self.analysis_drawn.emit(job_id)
+
+    def _draw_compare(self, other) -> None:
+        if other is None:
+            self.panels.clear("compare")
+            return
+        name = Path(self.compare_path or "").name
+        if isinstance(other, str):
+            self.panels.clear("compare")
+            self.panels.set_title("compare", f"Compare {name}: {other[:60]}")
+            return
+        psnr = "n/a" if other.masked_psnr is None else f"{other.masked_psnr:.2f} dB"
+        self.panels.set_title("compare", f"Compare {name}: composite, {psnr}")
+        self.panels.show_image("compare", other.composite)
 
     def _draw_attention(self) -> None:
         att = self.last.attention if self.last else None
@@ -797,6 +844,7 @@ class MainWindow(QMainWindow):
             sel = "mean" if idx <= 0 else "max" if idx == 1 else idx - 2
             values = att.reduce(sel)[layer]
             what = f"{att.part} layer {layer + 1}, {self.head_combo.currentText()}"
+        self.heads.show_heads(att.maps[layer], self.cfg.patch_size, self.cmap_combo.currentText())
         query = att.query if isinstance(att.query, str) else f"patch {att.query}"
         self.panels.set_title("attention", f"Attention: {what}, {query}")
         self.panels.show_heatmap(
@@ -826,6 +874,54 @@ class MainWindow(QMainWindow):
             ]
         lines += [f"<i>{n}</i>" for n in analysis.notes]
         self.metrics_label.setText("<br>".join(lines))
+
+    # -- compare and sweep ---------------------------------------------------------------
+    compare_path: str | None = None
+
+    def open_compare(self, path: str | Path) -> int:
+        """Load a second checkpoint; it reconstructs the same image and mask side by side."""
+        path = str(path)
+
+        def job(lane: InferenceLane) -> dict:
+            other = ModelSession.open(path, "auto", "fp32")
+            main = lane.session
+            if main is not None and other.config.image_size != main.config.image_size:
+                raise MAEError(
+                    f"{Path(path).name} takes {other.config.image_size} images, "
+                    f"the open model {main.config.image_size}: they cannot "
+                    "share an image and mask"
+                )
+            if main is not None and other.config.grid_size != main.config.grid_size:
+                raise MAEError(f"{Path(path).name} has a different patch grid")
+            lane.compare = other
+            return {**other.info(), "compare": True}
+
+        return self._submit("model", job)
+
+    def stop_compare(self) -> None:
+        def job(lane: InferenceLane) -> dict:
+            lane.compare = None
+            return {"compare": False}
+
+        self._submit("model", job)
+
+    def choose_compare_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Compare with checkpoint",
+            "",
+            "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)",
+        )
+        if path:
+            self.open_compare(path)
+
+    def request_sweep(self) -> int | None:
+        """PSNR against mask ratio for the current image, computed on the lane."""
+        if self.image is None or self.model_info is None:
+            return None
+        image, seeds = self.image, self.analysis.seeds_spin.value()
+        self.analysis.sweep_note.setText("running…")
+        return self._submit("extra", lambda lane: ratio_sweep(lane.session, image, seeds))
 
     # -- dialogs -------------------------------------------------------------------------
     def choose_image(self) -> None:

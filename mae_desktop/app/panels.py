@@ -12,13 +12,14 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from .imaging import heatmap_rgba, to_uint8
 
-PANELS = ("masked", "reconstruction", "composite", "error", "attention")
+PANELS = ("masked", "reconstruction", "composite", "error", "attention", "compare")
 TITLES = {
     "masked": "Masked input",
     "reconstruction": "Reconstruction",
     "composite": "Composite",
     "error": "Per-patch error",
     "attention": "Attention",
+    "compare": "Compare: Model ▸ Compare with checkpoint…",
 }
 
 

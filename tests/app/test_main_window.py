@@ -260,3 +260,31 @@ def test_bad_session_file_keeps_the_state(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.error_shown) as sig:
         assert not window.open_session_file(tmp_path / "s.json")
     assert "damaged" in sig.args[0] and (window.mask == mask).all()
+
+
+def test_compare_reconstructs_the_same_image_and_mask(qtbot, window, tmp_path, hf_pair):
+    from mae_desktop.engine import ModelSession
+
+    with qtbot.waitSignal(window.analysis_drawn, timeout=20000):
+        window.open_compare(hf_pair[1])
+    assert "compare" in window.panels.data
+    # the same weights: the comparison's composite is the main one
+    assert (window.panels.data["compare"] == window.panels.data["composite"]).all()
+    direct = ModelSession.open(hf_pair[1]).reconstruct(window.image, window.mask)
+    assert f"{direct.masked_psnr:.2f} dB" in window.panels.titles["compare"].text()
+    with qtbot.waitSignal(window.analysis_drawn, timeout=20000):
+        window.stop_compare()
+    assert "compare" not in window.panels.data
+
+
+def test_ratio_sweep_runs_on_the_lane(qtbot, window):
+    window.analysis.seeds_spin.setValue(1)
+    with qtbot.waitSignal(window.lane.signals.finished, timeout=60000,
+                          check_params_cb=lambda r: r.kind == "extra"):
+        window.request_sweep()
+    x, y = window.analysis.sweep_curve.getData()
+    assert len(x) == 18 and x[0] == 0.1 and x[-1] == 0.95 and np.isfinite(y).all()
+
+
+def test_heads_view_shows_every_head(window):
+    assert len(window.heads._items) == window.last.attention.maps.shape[1]
