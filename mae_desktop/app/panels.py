@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .imaging import heatmap_rgba, to_uint8
 
@@ -71,8 +71,13 @@ class ResultPanels(QWidget):
             row, col = divmod(i, 3)
             title = QLabel(TITLES[name])
             title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            # long titles must not widen their column: the grid stays even
+            title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            title.setMinimumWidth(20)
+            title.setWordWrap(True)
             title.setToolTip(TITLES[name])
             widget = pg.GraphicsLayoutWidget()
+            widget.setMinimumSize(60, 60)
             view = widget.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
             item = pg.ImageItem()
             view.addItem(item)
