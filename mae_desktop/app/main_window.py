@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QImage, QKeySequence
@@ -37,7 +38,7 @@ from .. import APP_NAME
 from ..engine import masks as masks_mod
 from ..engine.brush import MaskHistory
 from ..engine.config import MAEConfig
-from ..engine.device import available_devices
+from ..engine.device import available_devices, supported_dtypes
 from ..engine.errors import MAEError
 from ..engine.images import RESIZE_POLICIES, fit_image, read_image
 from ..engine.reconstruction import MODES, masked_view
@@ -48,7 +49,7 @@ from .analysis import AnalysisPanel, HeadsView, ratio_sweep
 from .canvas import MaskCanvas
 from .imaging import COLORMAPS
 from .lane import InferenceLane, JobResult
-from .panels import ResultPanels
+from .panels import PANELS, TITLES, ResultPanels
 
 CHECKPOINT_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
@@ -312,7 +313,13 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "Load mask…", self.choose_mask_to_load)
         self._action(file, "Save mask…", self.choose_mask_to_save)
-        self._action(file, "Export panel…", self.choose_panel_export)
+        export_menu = file.addMenu("Export panel")
+        for name in PANELS:
+            self._action(
+                export_menu,
+                TITLES[name].split(":")[0] + "…",
+                lambda n=name: self.choose_panel_export(n),
+            )
         self._action(file, "Export figure…", self.choose_figure_export)
         file.addSeparator()
         self._action(file, "Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -739,6 +746,8 @@ class MainWindow(QMainWindow):
         if result.job_id != self.latest.get(result.kind):
             return  # a newer request of this kind exists: never draw a stale result
         if result.error:
+            if result.kind == "model" and self.model_info is not None:
+                self._sync_device_menus(self.model_info)  # undo the menu click
             self.show_error(result.error)
             return
         if result.kind == "model" and "compare" in result.payload:
@@ -756,7 +765,7 @@ class MainWindow(QMainWindow):
         self.cfg = MAEConfig.from_dict(info["config"])
         self.checkpoint_path = info["path"]
         self._remember(info["path"])
-        self.device_label.setText(f"{info['device']} · {info['dtype']}")
+        self._sync_device_menus(info)
         self.setWindowTitle(f"{APP_NAME} — {Path(info['path']).name}")
         self.statusBar().showMessage(
             f"Loaded {Path(info['path']).name}: {info['architecture']}", 8000
@@ -764,6 +773,14 @@ class MainWindow(QMainWindow):
         self.model_loaded.emit(info)
         if self.source is not None:
             self._refit_image()
+
+    def _sync_device_menus(self, info: dict) -> None:
+        """Status bar and Model menus show what the model really runs on."""
+        self.device_label.setText(f"{info['device']} · {info['dtype']}")
+        supported = supported_dtypes(torch.device(info["device"]))
+        for act in self.precision_group.actions():
+            act.setEnabled(act.text() in supported)
+            act.setChecked(act.text() == info["dtype"])
 
     def _apply_session_mask(self) -> None:
         if self._session_mask is not None and self._session_mask.shape == self.grid:
@@ -993,17 +1010,14 @@ class MainWindow(QMainWindow):
             parts += [self.panels.data[n], gap]
         Image.fromarray(np.concatenate(parts[:-1], axis=1)).save(path)
 
-    def choose_panel_export(self) -> None:
-        name = self.sender().data() if self.sender() else None
-        names = list(self.panels.data)
-        if not names:
-            self.show_error("nothing to export yet")
+    def choose_panel_export(self, name: str) -> None:
+        if name not in self.panels.data:
+            self.show_error(f"the {name} panel shows nothing yet")
             return
-        name = name or "reconstruction"
         path, _ = QFileDialog.getSaveFileName(self, "Export panel", f"{name}.png", "PNG (*.png)")
         if path:
             try:
-                self.export_panel(name if name in names else names[0], path)
+                self.export_panel(name, path)
             except (MAEError, OSError) as exc:
                 self.show_error(str(exc))
 

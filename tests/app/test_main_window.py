@@ -279,8 +279,9 @@ def test_compare_reconstructs_the_same_image_and_mask(qtbot, window, tmp_path, h
 
 def test_ratio_sweep_runs_on_the_lane(qtbot, window):
     window.analysis.seeds_spin.setValue(1)
-    with qtbot.waitSignal(window.lane.signals.finished, timeout=60000,
-                          check_params_cb=lambda r: r.kind == "extra"):
+    with qtbot.waitSignal(
+        window.lane.signals.finished, timeout=60000, check_params_cb=lambda r: r.kind == "extra"
+    ):
         window.request_sweep()
     x, y = window.analysis.sweep_curve.getData()
     assert len(x) == 18 and x[0] == 0.1 and x[-1] == 0.95 and np.isfinite(y).all()
@@ -288,3 +289,18 @@ def test_ratio_sweep_runs_on_the_lane(qtbot, window):
 
 def test_heads_view_shows_every_head(window):
     assert len(window.heads._items) == window.last.attention.maps.shape[1]
+
+
+def test_switching_precision_keeps_image_and_mask(qtbot, window):
+    image, mask = window.image.copy(), window.mask.copy()
+    with qtbot.waitSignal(window.analysis_drawn, timeout=20000):
+        window.set_device("cpu", "bf16")
+    assert window.model_info["dtype"] == "bf16"
+    assert (window.image == image).all() and (window.mask == mask).all()
+    assert window.last.reconstruction.dtype == "bf16"
+    with qtbot.waitSignal(window.error_shown, timeout=20000) as sig:
+        window.set_device("cpu", "fp16")
+    assert "fp16 is not available" in sig.args[0]
+    assert window.model_info["dtype"] == "bf16"
+    checked = window.precision_group.checkedAction().text()
+    assert checked == "bf16"
