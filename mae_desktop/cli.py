@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the window as PNG once the "
         "first reconstruction is drawn, then exit (works offscreen)",
     )
+    app.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, run one reconstruction and one attention map on the worker, "
+        "print a one-line summary, exit 0 (non-zero on failure)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rec = sub.add_parser(
@@ -433,8 +439,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from .app.run import run_app
+    from .app.run import run_app, run_self_test
 
+    if args.self_test:
+        return run_self_test(args.app_checkpoint)
     return run_app(args.app_checkpoint, args.app_image, args.screenshot)
 
 
