@@ -1,0 +1,58 @@
+"""Print (JSON) the torch source files a normal run of the app imports.
+
+build.spec keeps only these .py files of torch's (about 20 of its 50 MB of sources): torch
+reads some of them with `inspect.getsource` at import time, the rest are never opened; the
+bytecode of every module stays in the archive either way.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import mae_desktop.app.main_window  # noqa: E402, F401
+import mae_desktop.app.run  # noqa: E402, F401
+import mae_desktop.cli  # noqa: E402, F401
+from mae_desktop.engine import MAEConfig, MAEModel, masks  # noqa: E402
+from mae_desktop.engine.session import ModelSession  # noqa: E402
+
+
+def exercise() -> None:
+    """What the app does at run time: a forward pass with and without attention weights, a
+    weights-only torch.load, reduced precision."""
+    cfg = MAEConfig(image_size=(32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2,
+                    attn_dim=32, mlp_hidden=64, decoder_embed_dim=16, decoder_depth=1,
+                    decoder_num_heads=2, decoder_attn_dim=16, decoder_mlp_hidden=32)
+    model = MAEModel(cfg).eval()
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict()}, buf)
+    buf.seek(0)
+    torch.load(buf, weights_only=True)
+    from mae_desktop.engine.checkpoints import Checkpoint
+
+    ck = Checkpoint(cfg, model.state_dict(), "mae-desktop", Path("probe"), [], "metadata")
+    session = ModelSession(ck, model, torch.device("cpu"), torch.float32)
+    img = np.zeros((32, 32, 3), np.float32)
+    session.analyse(img, masks.random_mask((4, 4), 0.75, 0))
+    session.to("cpu", "bf16")
+    session.analyse(img, masks.random_mask((4, 4), 0.75, 0), attention="decoder", query=(0, 0))
+
+
+exercise()
+root = Path(torch.__file__).resolve().parent.parent
+files = set()
+for name, mod in list(sys.modules.items()):
+    f = getattr(mod, "__file__", None)
+    if name.split(".")[0] in ("torch", "torchgen") and f and f.endswith(".py"):
+        path = Path(f).resolve()
+        if path.is_relative_to(root):  # torch.ops and friends report made-up paths
+            files.add(path.relative_to(root).as_posix())
+print(json.dumps(sorted(files)))
