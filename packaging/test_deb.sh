@@ -10,9 +10,10 @@ if [ ! -x "$ROOT/usr/bin/apt-get" ]; then
   echo "== debootstrap (minbase bookworm) into $ROOT"
   debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR" >/dev/null
 fi
-cleanup() { umount "$ROOT/proc" 2>/dev/null || true; }
+cleanup() { umount "$ROOT/dev/pts" "$ROOT/proc" 2>/dev/null || true; }
 trap cleanup EXIT
 mount -t proc proc "$ROOT/proc"
+mkdir -p "$ROOT/dev/pts" && mount -t devpts devpts "$ROOT/dev/pts" 2>/dev/null || true
 cp "$DEB" "$ROOT/tmp/"
 NAME=$(basename "$DEB")
 echo "== apt-get install ./$NAME"
