@@ -1,7 +1,7 @@
 """Draw the app icon (a patch grid, three quarters masked) and write it as PNG, ICO, ICNS.
 
-    python packaging/make_icons.py      # writes resources/icon.{png,ico,icns} and
-                                        # mae_desktop/resources/icon.png
+python packaging/make_icons.py      # writes resources/icon.{png,ico,icns} and
+                                    # mae_desktop/resources/icon.png
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def main() -> None:
     (ROOT / "resources").mkdir(exist_ok=True)
     img.save(ROOT / "resources" / "icon.png")
     img.resize((256, 256), Image.Resampling.LANCZOS).save(
-        ROOT / "mae_desktop" / "resources" / "icon.png")
+        ROOT / "mae_desktop" / "resources" / "icon.png"
+    )
     img.save(ROOT / "resources" / "icon.ico", sizes=[(s, s) for s in (16, 32, 48, 64, 128, 256)])
     img.save(ROOT / "resources" / "icon.icns")
 

@@ -15,22 +15,33 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import mae_desktop.app.main_window  # noqa: E402, F401
-import mae_desktop.app.run  # noqa: E402, F401
-import mae_desktop.cli  # noqa: E402, F401
-from mae_desktop.engine import MAEConfig, MAEModel, masks  # noqa: E402
-from mae_desktop.engine.session import ModelSession  # noqa: E402
+import mae_desktop.app.main_window
+import mae_desktop.app.run
+import mae_desktop.cli  # noqa: F401
+from mae_desktop.engine import MAEConfig, MAEModel, masks
+from mae_desktop.engine.session import ModelSession
 
 
 def exercise() -> None:
     """What the app does at run time: a forward pass with and without attention weights, a
     weights-only torch.load, reduced precision."""
-    cfg = MAEConfig(image_size=(32, 32), patch_size=8, embed_dim=32, depth=1, num_heads=2,
-                    attn_dim=32, mlp_hidden=64, decoder_embed_dim=16, decoder_depth=1,
-                    decoder_num_heads=2, decoder_attn_dim=16, decoder_mlp_hidden=32)
+    cfg = MAEConfig(
+        image_size=(32, 32),
+        patch_size=8,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        attn_dim=32,
+        mlp_hidden=64,
+        decoder_embed_dim=16,
+        decoder_depth=1,
+        decoder_num_heads=2,
+        decoder_attn_dim=16,
+        decoder_mlp_hidden=32,
+    )
     model = MAEModel(cfg).eval()
     buf = io.BytesIO()
     torch.save({"model": model.state_dict()}, buf)

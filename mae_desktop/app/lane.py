@@ -67,7 +67,10 @@ class InferenceLane:
         self._thread.start()
 
     def submit(self, kind: str, fn: Callable[[InferenceLane], Any]) -> int:
-        """Queue fn for `kind`, replacing any not-yet-started job of that kind. Returns its id."""
+        """Queue fn for `kind`, replacing any not-yet-started job of that kind. Returns its id.
+
+        fn must not hold Qt objects: the worker thread drops the last reference to it.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown job kind {kind!r}")
         job = _Job(next(self._ids), kind, fn)
@@ -102,6 +105,7 @@ class InferenceLane:
             except Exception as exc:  # keep the lane alive; tell the user in one line
                 log.error("job %s failed:\n%s", job.kind, traceback.format_exc())
                 result.error = f"internal error: {type(exc).__name__}: {exc}"
+            del job  # drop the closure here, not when the next job arrives
             with self._cond:
                 if self._stop:
                     return

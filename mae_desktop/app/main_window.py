@@ -467,11 +467,13 @@ class MainWindow(QMainWindow):
         device = device or self.device_group.checkedAction().text()
         dtype = dtype or self.precision_group.checkedAction().text()
 
+        sha = (self.model_info or {}).get("sha256")  # jobs must not hold Qt objects
+
         def job(lane: InferenceLane) -> dict:
             if lane.session is None:
                 raise MAEError("open a checkpoint first")
             lane.session.to(device, dtype)
-            return {**lane.session.info(), "sha256": self.model_info.get("sha256")}
+            return {**lane.session.info(), "sha256": sha}
 
         self._submit("model", job)
 

@@ -59,6 +59,32 @@ def _scratch_window() -> tuple[MainWindow, Path]:
     return window, scratch
 
 
+def _one_shot(
+    checkpoint: str | None, image: str | None, on_result, timeout_s: float
+) -> tuple[int, str]:
+    """Open a scratch window, wait for the first result drawn, return on_result(window)
+    (an exit code and a line); (1, reason) on an error or after timeout_s."""
+    app = make_app()
+    window, scratch = _scratch_window()
+    outcome = [1, "no result within the time limit"]
+
+    def drawn(_job_id: int) -> None:
+        outcome[:] = on_result(window)
+        window.close()
+
+    def failed(message: str) -> None:
+        outcome[:] = [1, message]
+        window.close()
+
+    window.analysis_drawn.connect(drawn)
+    window.error_shown.connect(failed)
+    QTimer.singleShot(int(timeout_s * 1000), window.close)
+    start_window(checkpoint, image, window)
+    app.exec()
+    shutil.rmtree(scratch.parent, ignore_errors=True)
+    return outcome[0], outcome[1]
+
+
 def run_self_test(checkpoint: str | None = None, timeout_s: float = 120.0) -> int:
     """Open the window, load the (bundled) model, run one reconstruction and one attention
     map through the worker, print a one-line summary; 0 on success, 1 on any failure."""
@@ -68,38 +94,25 @@ def run_self_test(checkpoint: str | None = None, timeout_s: float = 120.0) -> in
     if checkpoint is None and default_model() is None:
         print("self-test FAILED: the bundled default model is missing", file=sys.stderr)
         return 1
-    app = make_app()
-    window, scratch = _scratch_window()
-    outcome = {"code": 1, "line": "self-test FAILED: no result within the time limit"}
 
-    def drawn(_job_id: int) -> None:
+    def summary(window: MainWindow) -> tuple[int, str]:
         last, info = window.last, window.model_info or {}
         rec, att = last.reconstruction, last.attention
         if rec is None or att is None:
-            outcome["line"] = "self-test FAILED: " + "; ".join(last.notes or ["no result"])
-        else:
-            outcome["code"] = 0
-            outcome["line"] = (
-                f"self-test ok: {Path(info['path']).name} ({info['architecture']}) on "
-                f"{info['device']} {info['dtype']}; reconstruction masked PSNR "
-                f"{rec.masked_psnr:.2f} dB in {last.latency_ms:.0f} ms; attention "
-                f"{'x'.join(map(str, att.maps.shape))}; first result after "
-                f"{time.perf_counter() - t0:.1f} s"
-            )
-        window.close()
+            return 1, "; ".join(last.notes or ["no result"])
+        return 0, (
+            f"{Path(info['path']).name} ({info['architecture']}) on {info['device']} "
+            f"{info['dtype']}; reconstruction masked PSNR {rec.masked_psnr:.2f} dB in "
+            f"{last.latency_ms:.0f} ms; attention {'x'.join(map(str, att.maps.shape))}; "
+            f"first result after {time.perf_counter() - t0:.1f} s"
+        )
 
-    def failed(message: str) -> None:
-        outcome["line"] = f"self-test FAILED: {message}"
-        window.close()
-
-    window.analysis_drawn.connect(drawn)
-    window.error_shown.connect(failed)
-    QTimer.singleShot(int(timeout_s * 1000), window.close)
-    start_window(checkpoint, None, window)
-    app.exec()
-    shutil.rmtree(scratch.parent, ignore_errors=True)
-    print(outcome["line"], file=sys.stdout if outcome["code"] == 0 else sys.stderr)
-    return outcome["code"]
+    code, line = _one_shot(checkpoint, None, summary, timeout_s)
+    if code == 0:
+        print(f"self-test ok: {line}")
+    else:
+        print(f"self-test FAILED: {line}", file=sys.stderr)
+    return code
 
 
 def run_app(
@@ -110,28 +123,18 @@ def run_app(
 ) -> int:
     """Run the app until it is closed; with `screenshot`, save the window as PNG once the
     first reconstruction is drawn and exit 0 (1 on an error or after timeout_s)."""
-    app = make_app()
     if screenshot:
-        window, scratch = _scratch_window()
-        outcome = {"code": 1}
 
-        def grab(_job_id: int) -> None:
-            app.processEvents()
-            window.grab().save(str(Path(screenshot)))
-            outcome["code"] = 0
-            window.close()
+        def grab(window: MainWindow) -> tuple[int, str]:
+            QApplication.processEvents()
+            ok = window.grab().save(str(Path(screenshot)))
+            return (0, "") if ok else (1, f"cannot write {screenshot}")
 
-        def fail(message: str) -> None:
-            print(f"mae-desktop: error: {message}", file=sys.stderr)
-            window.close()
-
-        window.analysis_drawn.connect(grab)
-        window.error_shown.connect(fail)
-        QTimer.singleShot(int(timeout_s * 1000), window.close)
-        start_window(checkpoint, image, window)
-        app.exec()
-        shutil.rmtree(scratch.parent, ignore_errors=True)
-        return outcome["code"]
+        code, line = _one_shot(checkpoint, image, grab, timeout_s)
+        if code:
+            print(f"mae-desktop: error: {line}", file=sys.stderr)
+        return code
+    app = make_app()
     window = MainWindow()
     start_window(checkpoint, image, window)
     return app.exec()

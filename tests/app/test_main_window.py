@@ -304,3 +304,27 @@ def test_switching_precision_keeps_image_and_mask(qtbot, window):
     assert window.model_info["dtype"] == "bf16"
     checked = window.precision_group.checkedAction().text()
     assert checked == "bf16"
+
+
+def test_self_test_passes_and_fails_loudly(tmp_path, hf_pair):
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    ok = subprocess.run(
+        [sys.executable, "main.py", "--checkpoint", str(hf_pair[1]), "--self-test"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("self-test ok:") and "attention 2x4x4x4" in ok.stdout
+    (tmp_path / "junk.pth").write_bytes(b"garbage")
+    bad = subprocess.run(
+        [sys.executable, "main.py", "--checkpoint", str(tmp_path / "junk.pth"), "--self-test"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "self-test FAILED: cannot read junk.pth" in bad.stderr

@@ -187,7 +187,7 @@ def test_bundled_default_model_reconstructs_a_sample(tmp_path, capsys):
 
     assert default_model() is not None, "the bundled model is missing from models/"
     sample = package_resources() / "samples" / "astronaut.png"
-    code, out, err = run(["reconstruct", sample, "--out", tmp_path], capsys)
+    code, _out, err = run(["reconstruct", sample, "--out", tmp_path], capsys)
     assert code == 0, err
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["checkpoint_format"] == "mae-desktop" and metrics["masked_patches"] == 147

@@ -17,15 +17,22 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.packaging,
     pytest.mark.skipif(sys.platform != "linux", reason="the Linux packages"),
-    pytest.mark.skipif(importlib.util.find_spec("PyInstaller") is None,
-                       reason="needs pyinstaller (the 'package' extra)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("PyInstaller") is None,
+        reason="needs pyinstaller (the 'package' extra)",
+    ),
     pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb"),
 ]
 
 
 def test_build_self_test_and_packages():
-    result = subprocess.run(["bash", "packaging/build_linux.sh", sys.executable], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        ["bash", "packaging/build_linux.sh", sys.executable],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "self-test ok" in result.stdout
     version = mae_desktop.__version__
@@ -35,8 +42,11 @@ def test_build_self_test_and_packages():
     control = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True).stdout
     assert f"Version: {version}" in control and "libc6 (>= 2." in control
     listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True).stdout
-    for path in ("./opt/mae-desktop/mae-desktop", "./usr/bin/mae-desktop -> /opt/mae-desktop",
-                 "./usr/share/applications/mae-desktop.desktop",
-                 "./usr/share/icons/hicolor/256x256/apps/mae-desktop.png",
-                 "mae_desktop/resources/models/default.safetensors"):
+    for path in (
+        "./opt/mae-desktop/mae-desktop",
+        "./usr/bin/mae-desktop -> /opt/mae-desktop",
+        "./usr/share/applications/mae-desktop.desktop",
+        "./usr/share/icons/hicolor/256x256/apps/mae-desktop.png",
+        "mae_desktop/resources/models/default.safetensors",
+    ):
         assert path in listing, path
