@@ -321,6 +321,9 @@ class Trainer:
             bar.close()
             signal.signal(signal.SIGTERM, old)
             self.save_state()
+        if self.step and (not self.history or self.history[-1]["step"] != self.step):
+            # stopped between evaluations (time limit, Ctrl+C): export what there is
+            self._evaluate_and_export(float("nan"))
         return {"step": self.step, "total": self.total, "best_psnr": self.best_psnr}
 
     def _estimate_steps(self, minutes: float) -> int:
