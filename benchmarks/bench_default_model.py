@@ -31,8 +31,10 @@ def measure(fn, runs: int) -> dict[str, float]:
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return {"median_ms": round(statistics.median(times), 2),
-            "p95_ms": round(float(np.percentile(times, 95)), 2)}
+    return {
+        "median_ms": round(statistics.median(times), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+    }
 
 
 def main() -> int:

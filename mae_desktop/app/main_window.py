@@ -38,7 +38,7 @@ from .. import APP_NAME
 from ..engine import masks as masks_mod
 from ..engine.brush import MaskHistory
 from ..engine.config import MAEConfig
-from ..engine.device import available_devices, supported_dtypes
+from ..engine.device import available_devices, resolve_device, supported_dtypes
 from ..engine.errors import MAEError
 from ..engine.images import RESIZE_POLICIES, fit_image, read_image
 from ..engine.reconstruction import MODES, masked_view
@@ -415,6 +415,9 @@ class MainWindow(QMainWindow):
         s.setValue("brush/size", self.brush_spin.value())
         s.setValue("brush/shape", self.shape_combo.currentText())
         s.setValue("view/colormap", self.cmap_combo.currentText())
+        if self.model_info:
+            s.setValue("model/device", self.device_group.checkedAction().text())
+            s.setValue("model/dtype", self.model_info["dtype"])
         if self.checkpoint_path:
             s.setValue("last/checkpoint", self.checkpoint_path)
         if self.image_path:
@@ -431,6 +434,23 @@ class MainWindow(QMainWindow):
         for path in self.settings.value("recent", []) or []:
             act = self.recent_menu.addAction(path)
             act.triggered.connect(lambda checked=False, p=path: self.open_path(p))
+
+    def _check_device_action(self, device: str) -> None:
+        """Tick the device the user asked for ('auto' stays 'auto')."""
+        for act in self.device_group.actions():
+            act.setChecked(act.text() == device)
+
+    def saved_device(self) -> tuple[str, str]:
+        """The device and precision chosen last time, if this machine still has them."""
+        device = str(self.settings.value("model/device", "auto"))
+        dtype = str(self.settings.value("model/dtype", "fp32"))
+        if device not in ("auto", *available_devices()):
+            return "auto", "fp32"
+        try:
+            resolved = resolve_device(device)
+        except MAEError:
+            return "auto", "fp32"
+        return device, dtype if dtype in supported_dtypes(resolved) else "fp32"
 
     # -- errors --------------------------------------------------------------------------
     def show_error(self, message: str) -> None:
@@ -459,6 +479,7 @@ class MainWindow(QMainWindow):
             # hashed here, on the worker, so saving a session never stalls the window
             return {**session.info(), "sha256": file_sha256(path)}
 
+        self._check_device_action(device)
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
         return self._submit("model", job)
 
@@ -466,6 +487,7 @@ class MainWindow(QMainWindow):
         """Move the model (device/precision menu); the image and mask stay."""
         device = device or self.device_group.checkedAction().text()
         dtype = dtype or self.precision_group.checkedAction().text()
+        self._check_device_action(device)
 
         sha = (self.model_info or {}).get("sha256")  # jobs must not hold Qt objects
 

@@ -42,7 +42,7 @@ def start_window(
     window.show()
     ckpt = checkpoint or default_model()
     if ckpt is not None:
-        window.open_checkpoint(ckpt)
+        window.open_checkpoint(ckpt, *window.saved_device())
     else:
         window.statusBar().showMessage("No bundled model found: open a checkpoint (Ctrl+Shift+O)")
     window.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)

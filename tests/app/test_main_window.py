@@ -328,3 +328,17 @@ def test_self_test_passes_and_fails_loudly(tmp_path, hf_pair):
         timeout=120,
     )
     assert bad.returncode == 1 and "self-test FAILED: cannot read junk.pth" in bad.stderr
+
+
+def test_device_choice_is_remembered(qtbot, window, tmp_path):
+    from mae_desktop.app.main_window import MainWindow
+
+    with qtbot.waitSignal(window.analysis_drawn, timeout=20000):
+        window.set_device("cpu", "bf16")
+    window.save_settings()
+    again = MainWindow(window.settings)
+    qtbot.addWidget(again)
+    assert again.saved_device() == ("cpu", "bf16")
+    window.settings.setValue("model/device", "cuda:7")  # a GPU this machine does not have
+    assert again.saved_device() == ("auto", "fp32")
+    again.close()
