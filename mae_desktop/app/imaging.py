@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -44,7 +46,15 @@ def heatmap_rgba(
     rgba[~finite] = ABSENT_RGBA
     big = upsample_grid(rgba, patch)
     if hatch and not finite.all():
-        yy, xx = np.mgrid[0 : big.shape[0], 0 : big.shape[1]]
-        stripes = ((xx + yy) % 8 == 0) & upsample_grid(~finite, patch)
+        stripes = _diagonals(big.shape[:2]) & upsample_grid(~finite, patch)
         big[stripes] = (40, 40, 48, 255)
     return big
+
+
+@functools.lru_cache(maxsize=8)
+def _diagonals(shape: tuple[int, int]) -> np.ndarray:
+    """Bool (H, W): a diagonal hatch, every 8th anti-diagonal (cached: drawn per result)."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    out = (xx + yy) % 8 == 0
+    out.setflags(write=False)
+    return out

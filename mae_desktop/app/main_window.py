@@ -142,6 +142,9 @@ class MainWindow(QMainWindow):
         self.heads = HeadsView()
         self.heads_dock = self._dock("Heads", self.heads, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.analysis_dock, self.heads_dock)
+        # drawn when shown (they are skipped while hidden)
+        self.analysis_dock.visibilityChanged.connect(lambda _v: self._redraw_extras())
+        self.heads_dock.visibilityChanged.connect(lambda _v: self._redraw_extras())
         self.analysis_dock.raise_()
         self.analysis_dock.hide()
         self.heads_dock.hide()
@@ -835,7 +838,8 @@ class MainWindow(QMainWindow):
             self.panels.show_image("reconstruction", shown)
             self.panels.show_image("composite", composite)
             self.panels.show_heatmap("error", rec.patch_error, patch, "inferno")
-            self.analysis.show_histogram(rec.patch_error, mask)
+            if self.analysis_dock.isVisible():  # hidden docks cost nothing per stroke
+                self.analysis.show_histogram(rec.patch_error, mask)
         else:
             for name in ("reconstruction", "composite", "error"):
                 self.panels.clear(name)
@@ -844,6 +848,14 @@ class MainWindow(QMainWindow):
         self._show_metrics(analysis)
         self.latency_label.setText(f"{analysis.latency_ms:.0f} ms")
         self.analysis_drawn.emit(job_id)
+
+    def _redraw_extras(self) -> None:
+        if self.last is None:
+            return
+        rec = self.last.reconstruction
+        if rec is not None and self.analysis_dock.isVisible():
+            self.analysis.show_histogram(rec.patch_error, self.last_mask)
+        self._draw_attention()
 
     def _draw_compare(self, other) -> None:
         if other is None:
@@ -885,7 +897,10 @@ class MainWindow(QMainWindow):
             sel = "mean" if idx <= 0 else "max" if idx == 1 else idx - 2
             values = att.reduce(sel)[layer]
             what = f"{att.part} layer {layer + 1}, {self.head_combo.currentText()}"
-        self.heads.show_heads(att.maps[layer], self.cfg.patch_size, self.cmap_combo.currentText())
+        if self.heads_dock.isVisible():
+            self.heads.show_heads(
+                att.maps[layer], self.cfg.patch_size, self.cmap_combo.currentText()
+            )
         query = att.query if isinstance(att.query, str) else f"patch {att.query}"
         self.panels.set_title("attention", f"Attention: {what}, {query}")
         self.panels.show_heatmap(

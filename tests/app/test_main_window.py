@@ -287,8 +287,10 @@ def test_ratio_sweep_runs_on_the_lane(qtbot, window):
     assert len(x) == 18 and x[0] == 0.1 and x[-1] == 0.95 and np.isfinite(y).all()
 
 
-def test_heads_view_shows_every_head(window):
-    assert len(window.heads._items) == window.last.attention.maps.shape[1]
+def test_heads_view_shows_every_head_when_shown(qtbot, window):
+    assert window.heads._items == []  # hidden: not drawn per stroke
+    window.heads_dock.show()
+    qtbot.waitUntil(lambda: len(window.heads._items) == window.last.attention.maps.shape[1])
 
 
 def test_switching_precision_keeps_image_and_mask(qtbot, window):
