@@ -10,6 +10,7 @@ mkdir -p "$OUT"
 export DISPLAY=:97
 Xvfb $DISPLAY -screen 0 1600x1000x24 >/dev/null 2>&1 &
 XVFB=$!
+for _ in $(seq 50); do [ -S /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
 trap 'kill $APP $XVFB 2>/dev/null || true' EXIT
 "$PY" main.py >"$OUT/app.log" 2>&1 &
 APP=$!
