@@ -23,25 +23,13 @@ import mae_desktop.app.run
 import mae_desktop.cli  # noqa: F401
 from mae_desktop.engine import MAEConfig, MAEModel, masks
 from mae_desktop.engine.session import ModelSession
+from mae_desktop.training.train import PRESETS
 
 
 def exercise() -> None:
     """What the app does at run time: a forward pass with and without attention weights, a
     weights-only torch.load, reduced precision."""
-    cfg = MAEConfig(
-        image_size=(32, 32),
-        patch_size=8,
-        embed_dim=32,
-        depth=1,
-        num_heads=2,
-        attn_dim=32,
-        mlp_hidden=64,
-        decoder_embed_dim=16,
-        decoder_depth=1,
-        decoder_num_heads=2,
-        decoder_attn_dim=16,
-        decoder_mlp_hidden=32,
-    )
+    cfg = MAEConfig(**PRESETS["test"])  # 32x32 images, a 4x4 grid
     model = MAEModel(cfg).eval()
     buf = io.BytesIO()
     torch.save({"model": model.state_dict()}, buf)
