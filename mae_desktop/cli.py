@@ -270,17 +270,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             failures += 1
             continue
-        rec = session.reconstruct(image, mask, args.norm_pix, norm_pix)
         query = "cls" if cfg.use_cls_token else "mean"
-        att = session.attention(image, mask, "encoder", query, with_rollout=False)
+        # one forward pass gives both the reconstruction and the attention maps
+        result = session.analyse(image, mask, args.norm_pix, norm_pix, "encoder", query, False)
+        rec, att = result.reconstruction, result.attention
         folder.mkdir(parents=True, exist_ok=True)
         p = cfg.patch_size
-        shown = rec.prediction
-        composite = rec.composite
-        if rec.mode == "raw":  # model space: stretch to [0, 1] for viewing
-            lo, hi = float(composite.min()), float(composite.max())
-            shown = (shown - lo) / max(hi - lo, 1e-12)
-            composite = (composite - lo) / max(hi - lo, 1e-12)
+        shown, composite = rec.viewable()
         save_png(folder / "original.png", image)
         save_png(folder / "masked.png", masked_view(image, mask, p))
         save_png(folder / "reconstruction.png", shown)

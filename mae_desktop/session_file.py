@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .engine.checkpoints import sha256_files
 from .engine.errors import MAEError
 
 FORMAT = "mae-desktop-session"
@@ -26,16 +26,10 @@ VERSION = 1
 def file_sha256(path: str | Path) -> str | None:
     """sha256 of a file, or of a folder's weight files; None if it cannot be read."""
     p = Path(path)
-    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
-    h = hashlib.sha256()
     try:
-        for f in files:
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
+        return sha256_files([f for f in p.iterdir() if f.is_file()] if p.is_dir() else [p])
     except OSError:
         return None
-    return h.hexdigest()
 
 
 @dataclass

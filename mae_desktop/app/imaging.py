@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from ..engine.patches import upsample_grid
+from ..engine.render import unit_range
 
 COLORMAPS = ("inferno", "viridis", "magma", "plasma", "cividis", "turbo")
 MASK_RGBA = (18, 18, 28, 185)  # masked patches: dark, most of the image hidden
@@ -37,11 +38,8 @@ def heatmap_rgba(
     """Per-patch values (gh, gw) -> RGBA uint8 (gh*patch, gw*patch, 4) with pyqtgraph's
     colormap; NaN cells (absent) are grey with a diagonal hatch, never a colour of the map."""
     lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
-    finite = np.isfinite(values)
-    lo = float(values[finite].min()) if finite.any() else 0.0
-    hi = float(values[finite].max()) if finite.any() else 1.0
-    idx = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12) * 255, 0, 255)
-    rgb = lut[idx.astype(np.int64)]
+    t, finite = unit_range(values)
+    rgb = lut[np.round(t * 255).astype(np.int64)]
     rgba = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
     rgba[~finite] = ABSENT_RGBA
     big = upsample_grid(rgba, patch)

@@ -111,7 +111,8 @@ class MainWindow(QMainWindow):
         self.stale_drawn = 0
         self.dialogs_enabled = True  # tests switch dialogs off and read error_shown
         self._stroke_base: np.ndarray | None = None
-        self._session_mask: np.ndarray | None = None  # applied once the session's model is in
+        self._session_mask: np.ndarray | None = None
+        self._closed = False  # applied once the session's model is in
         self._build_ui()
         self._restore_settings()
 
@@ -533,7 +534,7 @@ class MainWindow(QMainWindow):
         if self.source is None:
             return
         size = self.cfg.image_size if self.cfg else (224, 224)
-        pad = self.cfg.mean if self.cfg and self.cfg.std != (1.0, 1.0, 1.0) else (0.5,) * 3
+        pad = self.cfg.pad_rgb if self.cfg else (0.5, 0.5, 0.5)
         self.image = fit_image(self.source, size, self._resize_policy(), pad)
         patch = self.cfg.patch_size if self.cfg else 16
         self.canvas.set_image(self.image, patch)
@@ -767,6 +768,8 @@ class MainWindow(QMainWindow):
         return self._submit("analyse", job)
 
     def _on_job_finished(self, result: JobResult) -> None:
+        if self._closed:  # a result queued just before closing: the window is going away
+            return
         if self.pending.get(result.kind) == result.job_id:
             del self.pending[result.kind]
         self._update_busy()
@@ -823,11 +826,7 @@ class MainWindow(QMainWindow):
         patch = self.cfg.patch_size
         self.panels.show_image("masked", masked_view(self.image, mask, patch))
         if rec is not None:
-            shown, composite = rec.prediction, rec.composite
-            if rec.mode == "raw":
-                lo, hi = float(composite.min()), float(composite.max())
-                shown = (shown - lo) / max(hi - lo, 1e-12)
-                composite = (composite - lo) / max(hi - lo, 1e-12)
+            shown, composite = rec.viewable()
             tag = (
                 " (uses ground truth)"
                 if rec.uses_ground_truth
@@ -1123,6 +1122,8 @@ class MainWindow(QMainWindow):
             self._set_source(_pil_from_qimage(QImage(data.imageData())))
 
     def closeEvent(self, event) -> None:
-        self.save_settings()
-        self.lane.shutdown()
+        if not self._closed:
+            self._closed = True
+            self.save_settings()
+            self.lane.shutdown()
         super().closeEvent(event)

@@ -64,12 +64,17 @@ class Checkpoint:
 
     def sha256(self) -> str:
         """sha256 of the weight file(s), hex; several files are hashed in name order."""
-        h = hashlib.sha256()
-        for f in sorted(self.weight_files):
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        return h.hexdigest()
+        return sha256_files(self.weight_files)
+
+
+def sha256_files(paths: list[Path]) -> str:
+    """sha256 (hex) of the files' bytes, read in 1 MiB chunks, in name order."""
+    h = hashlib.sha256()
+    for f in sorted(paths):
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 # -- reading raw tensors ---------------------------------------------------------------------

@@ -86,6 +86,17 @@ class MAEConfig:
     def replace(self, **changes: Any) -> MAEConfig:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def raw_pixels(self) -> bool:
+        """True when the model sees [0, 1] pixels as they are (mean 0, std 1)."""
+        return self.mean == (0.0, 0.0, 0.0) and self.std == (1.0, 1.0, 1.0)
+
+    @property
+    def pad_rgb(self) -> tuple[float, float, float]:
+        """Padding colour for the 'pad' resize policy: the model's mean (zero after
+        normalisation), mid-grey for raw-pixel models."""
+        return (0.5, 0.5, 0.5) if self.raw_pixels else self.mean
+
     def describe(self) -> str:
         """A one-line summary, e.g. 'ViT 768x12 (12 heads), patch 16, 224x224; decoder 512x8'."""
         h, w = self.image_size

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import MAEError
+from .patches import upsample_grid
 
 Grid = tuple[int, int]
 
@@ -103,7 +104,7 @@ def coarse_mask(grid: Grid, ratio: float, seed: int = 0, block: int = 2) -> np.n
         raise MAEError(f"coarse mask: block size must be >= 1, got {block}")
     cg = (math.ceil(grid[0] / block), math.ceil(grid[1] / block))
     coarse = random_mask(cg, ratio, seed)
-    fine = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)
+    fine = upsample_grid(coarse, block)
     return fine[: grid[0], : grid[1]].copy()
 
 
@@ -213,7 +214,7 @@ def save_mask(path: str | Path, mask: np.ndarray, patch: int | None = None) -> N
     elif suffix == ".png":
         img = mask.astype(np.uint8) * 255
         if patch:
-            img = np.repeat(np.repeat(img, patch, axis=0), patch, axis=1)
+            img = upsample_grid(img, patch)
         Image.fromarray(img).save(path)
     else:
         raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")

@@ -68,6 +68,15 @@ class Reconstruction:
     def is_estimate(self) -> bool:
         return self.mode == "estimate"
 
+    def viewable(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prediction, composite) to show as images: as they are in pixel space; mode 'raw'
+        (model space) stretched by the composite's min/max to [0, 1]."""
+        if self.mode != "raw":
+            return self.prediction, self.composite
+        lo, hi = float(self.composite.min()), float(self.composite.max())
+        scale = max(hi - lo, 1e-12)
+        return (self.prediction - lo) / scale, (self.composite - lo) / scale
+
 
 def psnr(mse: float | None, peak: float = 1.0) -> float | None:
     """10 log10(peak^2 / mse); None for None, +inf for a perfect match."""

@@ -34,18 +34,21 @@ _ANCHORS = {
 NAN_RGB = (0.18, 0.18, 0.18)
 
 
-def colorize(
-    values: np.ndarray, cmap: str = "inferno", vmin: float | None = None, vmax: float | None = None
-) -> np.ndarray:
-    """(h, w) floats -> float32 (h, w, 3) RGB in [0, 1]; NaN cells get NAN_RGB.
-
-    vmin/vmax default to the finite minimum and maximum.
-    """
-    anchors = np.asarray(_ANCHORS[cmap], dtype=np.float32)
+def unit_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scale finite values by their min/max to [0, 1] -> (scaled float (h, w), finite bool
+    (h, w)); NaN cells scale to 0 and are marked not finite (shared by every colormap)."""
     finite = np.isfinite(values)
-    lo = float(values[finite].min()) if vmin is None and finite.any() else (vmin or 0.0)
-    hi = float(values[finite].max()) if vmax is None and finite.any() else (vmax or 1.0)
+    lo = float(values[finite].min()) if finite.any() else 0.0
+    hi = float(values[finite].max()) if finite.any() else 1.0
     t = np.clip((np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    return t, finite
+
+
+def colorize(values: np.ndarray, cmap: str = "inferno") -> np.ndarray:
+    """(h, w) floats -> float32 (h, w, 3) RGB in [0, 1] over the finite min/max; NaN cells get
+    NAN_RGB."""
+    anchors = np.asarray(_ANCHORS[cmap], dtype=np.float32)
+    t, finite = unit_range(values)
     xs = np.linspace(0.0, 1.0, len(anchors))
     rgb = np.stack([np.interp(t, xs, anchors[:, c]) for c in range(3)], axis=-1)
     rgb[~finite] = NAN_RGB

@@ -228,13 +228,12 @@ class ModelSession:
     def load_image(self, path: str | Path, policy: str = "stretch") -> np.ndarray:
         """An image file fitted to this model: float32 (H, W, 3) in [0, 1]."""
         cfg = self.config
-        return load_image(path, cfg.image_size, policy, pad_rgb=_pad_colour(cfg))
+        return load_image(path, cfg.image_size, policy, pad_rgb=cfg.pad_rgb)
 
     # -- description ---------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         """What the user sees in 'info' and the app's model panel (JSON-serialisable)."""
         cfg, ck = self.config, self.checkpoint
-        raw = cfg.mean == (0.0, 0.0, 0.0) and cfg.std == (1.0, 1.0, 1.0)
         return {
             "path": str(ck.path),
             "format": FORMAT_NAMES[ck.format],
@@ -244,7 +243,7 @@ class ModelSession:
             "parameters": self.model.num_parameters(),
             "decoder": cfg.has_decoder,
             "normalization": "none (raw [0, 1] pixels)"
-            if raw
+            if cfg.raw_pixels
             else f"mean {list(cfg.mean)}, std {list(cfg.std)}",
             "target": "norm_pix (per-patch normalised pixels)" if cfg.norm_pix_loss else "pixels",
             "target_source": ck.target_source,
@@ -253,13 +252,6 @@ class ModelSession:
             "notes": list(ck.notes),
             "provenance": ck.metadata,
         }
-
-
-def _pad_colour(cfg: MAEConfig) -> tuple[float, float, float]:
-    """Padding colour: the model's mean (zero after normalisation), mid-grey for raw pixels."""
-    if cfg.std == (1.0, 1.0, 1.0) and cfg.mean == (0.0, 0.0, 0.0):
-        return (0.5, 0.5, 0.5)
-    return cfg.mean
 
 
 __all__ = ["FORMATS", "ModelSession"]

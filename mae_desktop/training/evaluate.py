@@ -19,7 +19,7 @@ import torch
 from ..engine.images import load_image
 from ..engine.masks import random_mask
 from ..engine.model import MAEModel
-from ..engine.patches import upsample_grid
+from ..engine.patches import patchify_batch, unpatchify_batch, upsample_grid
 
 
 @dataclass
@@ -84,17 +84,13 @@ def model_predict_batch(
     """
     cfg = model.cfg
     p = cfg.patch_size
-    gh, gw = cfg.grid_size
     mean = torch.tensor(cfg.mean, device=device)
     std = torch.tensor(cfg.std, device=device)
     x = (torch.from_numpy(images).to(device) - mean) / std
-    b = x.shape[0]
-    patches = x.reshape(b, gh, p, gw, p, 3).permute(0, 1, 3, 2, 4, 5).reshape(b, gh * gw, -1)
     ids = torch.from_numpy(np.stack([np.flatnonzero(~m.ravel()) for m in masks])).to(device)
-    pred = model(patches, ids).float()
-    pix = pred.reshape(b, gh * gw, p * p, 3) * std + mean
-    pix = pix.reshape(b, gh, gw, p, p, 3).permute(0, 1, 3, 2, 4, 5).reshape(b, gh * p, gw * p, 3)
-    return pix.cpu().numpy()
+    pred = model(patchify_batch(x, p), ids).float()
+    normed = unpatchify_batch(pred, cfg.grid_size, p)  # (B, H, W, 3)
+    return (normed * std + mean).cpu().numpy()
 
 
 def mask_seed(seed: int, image_index: int, k: int) -> int:

@@ -25,6 +25,7 @@ from ..engine.config import MAEConfig
 from ..engine.errors import MAEError
 from ..engine.images import load_image
 from ..engine.model import MAEModel, init_weights
+from ..engine.patches import patchify_batch
 from .data import CropSampler, decode_all, list_images, split
 from .evaluate import evaluate
 
@@ -122,12 +123,10 @@ def mae_loss(
 ) -> torch.Tensor:
     """Masked-patch MSE in normalised pixel space. images float (B, 3, H, W) in [0, 1]."""
     cfg = model.cfg
-    mean = torch.tensor(cfg.mean, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(cfg.std, device=images.device).view(1, 3, 1, 1)
-    x = (images - mean) / std
-    b, p = x.shape[0], cfg.patch_size
-    gh, gw = cfg.grid_size
-    patches = x.reshape(b, 3, gh, p, gw, p).permute(0, 2, 4, 3, 5, 1).reshape(b, gh * gw, -1)
+    mean = torch.tensor(cfg.mean, device=images.device)
+    std = torch.tensor(cfg.std, device=images.device)
+    x = (images.permute(0, 2, 3, 1) - mean) / std  # (B, H, W, 3)
+    patches = patchify_batch(x, cfg.patch_size)
     pred = model(patches, ids_keep).float()
     per_patch = ((pred - patches) ** 2).mean(dim=-1)
     return (per_patch * mask).sum() / mask.sum()

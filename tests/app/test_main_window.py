@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,19 @@ from PySide6.QtWidgets import QApplication
 from mae_desktop.engine import masks
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(*args) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` offscreen, from the repository root."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, "main.py", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _widget_pos(win, x: float, y: float):
@@ -218,15 +232,7 @@ def test_closing_during_a_computation_exits_cleanly(qtbot, window):
 
 def test_screenshot_command(tmp_path, hf_pair):
     out = tmp_path / "shot.png"
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "main.py", "--checkpoint", str(hf_pair[1]), "--screenshot", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_main("--checkpoint", hf_pair[1], "--screenshot", out)
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
         assert im.size[0] >= 800 and im.size[1] >= 500
@@ -309,26 +315,11 @@ def test_switching_precision_keeps_image_and_mask(qtbot, window):
 
 
 def test_self_test_passes_and_fails_loudly(tmp_path, hf_pair):
-    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
-    ok = subprocess.run(
-        [sys.executable, "main.py", "--checkpoint", str(hf_pair[1]), "--self-test"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ok = run_main("--checkpoint", hf_pair[1], "--self-test")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("self-test ok:") and "attention 2x4x4x4" in ok.stdout
     (tmp_path / "junk.pth").write_bytes(b"garbage")
-    bad = subprocess.run(
-        [sys.executable, "main.py", "--checkpoint", str(tmp_path / "junk.pth"), "--self-test"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = run_main("--checkpoint", tmp_path / "junk.pth", "--self-test")
     assert bad.returncode == 1 and "self-test FAILED: cannot read junk.pth" in bad.stderr
 
 
