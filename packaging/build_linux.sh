@@ -43,7 +43,7 @@ cp resources/icon.png "$STAGE/usr/share/icons/hicolor/512x512/apps/mae-desktop.p
 if command -v desktop-file-validate >/dev/null; then
   desktop-file-validate "$STAGE/usr/share/applications/mae-desktop.desktop"
 fi
-GLIBC=$(ldd --version | head -n1 | grep -oE '[0-9]+\.[0-9]+$')
+GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')  # e.g. 2.36 (no head: SIGPIPE under pipefail)
 SIZE_KB=$(du -sk "$STAGE/opt" | cut -f1)
 cat > "$STAGE/DEBIAN/control" <<CONTROL
 Package: mae-desktop

@@ -14,7 +14,7 @@ for _ in $(seq 50); do [ -S /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
 trap 'kill $APP $XVFB 2>/dev/null || true' EXIT
 "$PY" main.py >"$OUT/app.log" 2>&1 &
 APP=$!
-WIN=$(xdotool search --sync --name "MAE Desktop" | head -n1)
+WIN=$(xdotool search --sync --name "MAE Desktop" | sed -n 1p)
 sleep 4  # no signal to wait on from outside the process: give the first result time
 /usr/bin/import -window root "$OUT/before.png"
 eval "$(xdotool getwindowgeometry --shell "$WIN")"
