@@ -12,6 +12,12 @@ VERSION=$("$PY" -c "import mae_desktop; print(mae_desktop.__version__)")
 DIST=dist
 BUNDLE=$DIST/mae-desktop
 
+# the binding the installers carry: named in the log, and never a release known to abort
+echo "== Qt binding: $("$PY" -c 'import sys; from mae_desktop.binding import binding_version as v
+print(f"PySide6 {v()} on Python {sys.version.split()[0]}")')"
+"$PY" -c 'import sys; from mae_desktop.binding import binding_problem as p
+sys.exit(f"refusing to build: {p()}" if p() else 0)'
+
 echo "== PyInstaller (version $VERSION)"
 "$PY" -m PyInstaller --noconfirm --clean --log-level WARN build.spec
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import mae_desktop
+from mae_desktop.binding import binding_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +37,10 @@ def test_build_self_test_and_packages():
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "self-test ok" in result.stdout
+    # the log names the binding the bundle carries, and it is not one known to abort
+    found = re.search(r"== Qt binding: PySide6 (\S+) on Python (\d+)\.(\d+)", result.stdout)
+    assert found, result.stdout[:2000]
+    assert binding_problem(found.group(1), (int(found.group(2)), int(found.group(3)))) is None
     version = mae_desktop.__version__
     tarball = ROOT / "dist" / f"mae-desktop-{version}-linux-x86_64.tar.gz"
     deb = ROOT / "dist" / f"mae-desktop_{version}_amd64.deb"
