@@ -113,3 +113,104 @@ def hf_reconstruct(model, pixel_values: torch.Tensor, mask: np.ndarray) -> np.nd
     got = out.mask[0].numpy().astype(bool)
     assert (got == mask.ravel()).all(), "HF did not take the intended mask"
     return out.logits[0].numpy()
+
+
+# -- independent references for derived outputs (never the engine's own functions) ----------
+def to_patches(image: np.ndarray, patch: int) -> np.ndarray:
+    """(H, W, C) -> (N, patch * patch * C) as official MAE's patchify: einsum nchpwq->nhwpqc."""
+    h, w, c = image.shape
+    x = image.reshape(h // patch, patch, w // patch, patch, c)
+    return np.einsum("hpwqc->hwpqc", x).reshape((h // patch) * (w // patch), -1)
+
+
+def from_patches(patches: np.ndarray, grid: tuple[int, int], patch: int) -> np.ndarray:
+    """Inverse of to_patches: (N, patch * patch * C) -> (H, W, C)."""
+    gh, gw = grid
+    x = patches.reshape(gh, gw, patch, patch, -1)
+    return np.einsum("hwpqc->hpwqc", x).reshape(gh * patch, gw * patch, -1)
+
+
+def norm_pix_stats(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-patch mean and sqrt(var + 1e-6) as the official norm_pix loss computes them
+    (torch.var, unbiased): float64 (N, 1) each."""
+    t = torch.from_numpy(np.asarray(patches, dtype=np.float64))
+    mean = t.mean(dim=-1, keepdim=True)
+    var = t.var(dim=-1, keepdim=True)
+    return mean.numpy(), (var + 1.0e-6).sqrt().numpy()
+
+
+def inverse_distance_fill(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The README's `estimate`: each hidden patch gets the average of the visible patches'
+    values weighted by 1 / (squared grid distance); visible patches keep theirs. values:
+    (N, k); mask (gh, gw). Written as plain loops over the grid."""
+    gh, gw = mask.shape
+    out = np.asarray(values, dtype=np.float64).copy()
+    visible = [(r, c) for r in range(gh) for c in range(gw) if not mask[r, c]]
+    for r in range(gh):
+        for c in range(gw):
+            if not mask[r, c]:
+                continue
+            total, weight = 0.0, 0.0
+            for vr, vc in visible:
+                w = 1.0 / ((r - vr) ** 2 + (c - vc) ** 2)
+                total = total + w * out[vr * gw + vc]
+                weight += w
+            out[r * gw + c] = total / weight
+    return out
+
+
+def boundary_length(mask: np.ndarray) -> int:
+    """Number of 4-neighbour patch pairs where masked meets visible (low for blocks)."""
+    m = np.asarray(mask, dtype=bool)
+    return int((m[1:] != m[:-1]).sum() + (m[:, 1:] != m[:, :-1]).sum())
+
+
+def pil_image_processor(size: tuple[int, int], normalize: bool, mean=None, std=None):
+    """transformers' ViT image processor on its Pillow backend, built here with explicit
+    arguments (bicubic like facebook/vit-mae-*'s preprocessor_config.json; no hub).
+
+    transformers 5 names the Pillow one ViTImageProcessorPil (ViTImageProcessor is the
+    torchvision backend there); in 4.x ViTImageProcessor itself is the Pillow one.
+    """
+    try:
+        from transformers import ViTImageProcessorPil as Processor
+    except ImportError:  # transformers 4.x
+        from transformers import ViTImageProcessor as Processor
+    from transformers.image_utils import PILImageResampling
+
+    kw = {}
+    if normalize:
+        kw = {"image_mean": list(mean), "image_std": list(std)}
+    return Processor(
+        do_resize=True,
+        size={"height": size[0], "width": size[1]},
+        resample=PILImageResampling.BICUBIC,
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=normalize,
+        **kw,
+    )
+
+
+def hf_decoder_attentions(model, pixel_values: torch.Tensor, mask: np.ndarray) -> list[np.ndarray]:
+    """The eager attention weights of every decoder layer of a ViTMAEForPreTraining, for one
+    image and mask: a list of (heads, 1 + N, 1 + N), tokens in patch index order.
+
+    `output_attentions` returns the encoder's only, so they are read off the decoder's own
+    attention modules (which return their weights with attn_implementation="eager")."""
+    noise, ratio = hf_noise(mask)
+    model.config.mask_ratio = ratio
+    got: list[np.ndarray] = []
+    hooks = [
+        layer.attention.register_forward_hook(
+            lambda _m, _i, out: got.append(out[1][0].detach().numpy().copy())
+        )
+        for layer in model.decoder.decoder_layers
+    ]
+    try:
+        with torch.no_grad():
+            model(pixel_values=pixel_values, noise=noise)
+    finally:
+        for h in hooks:
+            h.remove()
+    return got

@@ -82,6 +82,10 @@ class ModelSession:
         dev = device if isinstance(device, torch.device) else resolve_device(device)
         dt = dtype if isinstance(dtype, torch.dtype) else resolve_dtype(dtype, dev)
         self.model.to(device=dev, dtype=dt)
+        if dt == torch.float32 and self.dtype != torch.float32:
+            # back to full precision: the checkpoint's weights, not the rounded fp16/bf16 ones
+            sd = {k: v.float() for k, v in self.checkpoint.state_dict.items()}
+            self.model.load_state_dict(sd, strict=True)
         self.device, self.dtype = dev, dt
 
     # -- running -------------------------------------------------------------------------
@@ -250,6 +254,10 @@ class ModelSession:
             "device": str(self.device),
             "dtype": dtype_name(self.dtype),
             "notes": list(ck.notes),
+            "heads": cfg.num_heads,
+            "decoder_heads": cfg.decoder_num_heads if cfg.has_decoder else None,
+            # head counts the file does not store, so they were assumed (not read)
+            "assumed_heads": dict(ck.assumed_heads),
             "provenance": ck.metadata,
         }
 

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from mae_desktop.engine import MAEError, fit_image, load_image, read_image
+from tests.helpers import pil_image_processor
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -55,11 +56,19 @@ def test_model_sized_image_is_used_pixel_for_pixel(tmp_path):
     np.testing.assert_array_equal(out, arr.astype(np.float32) / 255.0)
 
 
-def test_stretch_matches_pillow_bicubic(tmp_path):
-    arr = np.random.default_rng(1).integers(0, 256, (50, 80, 3), dtype=np.uint8)
+@pytest.mark.parametrize(
+    "shape,size",
+    [((50, 80), (64, 64)), ((300, 200), (64, 64)), ((40, 30), (32, 48)), ((64, 64), (64, 64))],
+    ids=["down-wide", "down-tall", "up-non-square", "same-size"],
+)
+def test_stretch_matches_huggingface_image_processor(shape, size):
+    """The README promises the input Hugging Face's processor gives (bicubic, as the
+    facebook/vit-mae-* preprocessor configs say), built here with explicit arguments."""
+    arr = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
     img = Image.fromarray(arr)
-    expected = np.asarray(img.resize((64, 64), Image.Resampling.BICUBIC), np.float32) / 255
-    np.testing.assert_array_equal(fit_image(img, (64, 64), "stretch"), expected)
+    processor = pil_image_processor(size, normalize=False)
+    expected = processor(img, return_tensors="np")["pixel_values"][0].transpose(1, 2, 0)
+    np.testing.assert_allclose(fit_image(img, size, "stretch"), expected, rtol=0, atol=1e-6)
 
 
 def test_center_crop_and_pad(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from mae_desktop.engine import MAEError, masks
+from tests.helpers import boundary_length
 
 GRID = (14, 14)
 
@@ -112,3 +113,56 @@ def test_bad_mask_files(tmp_path):
 def _touch(path):
     path.write_text("x")
     return path
+
+
+# -- each generator's defining property, through generate() (what the app and CLI call) ------
+def test_generate_random_exact_count_and_uniform_over_seeds():
+    grid = (4, 4)
+    hits = np.zeros(grid)
+    for seed in range(400):
+        m = masks.generate("random", grid, 0.5, seed)
+        assert m.sum() == 8
+        hits += m
+    # every patch is masked about half the time (4 standard deviations: +-0.1)
+    assert np.abs(hits / 400 - 0.5).max() < 0.1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_generate_block_gives_blocks_not_scattered_patches(seed):
+    """BEiT blocks: rectangles, so little boundary between masked and visible patches. A
+    random 40% mask of 14x14 has a boundary of about 175 patch edges (never under 150 over
+    200 seeds); blocks of the same count about 48 (never over 75)."""
+    m = masks.generate("block", GRID, 0.4, seed)
+    assert m.sum() == round(0.4 * 196)
+    assert boundary_length(m) < 110
+
+
+def test_generate_grid_keeps_exactly_the_top_left_of_each_2x2():
+    rows, cols = np.mgrid[0:5, 0:7]
+    visible = (rows % 2 == 0) & (cols % 2 == 0)
+    for ratio in (0.3, 0.75):  # the ratio does not apply
+        np.testing.assert_array_equal(masks.generate("grid", (5, 7), ratio, 3), ~visible)
+
+
+@pytest.mark.parametrize("grid", [(6, 8), (5, 7)])
+def test_generate_coarse_masks_whole_2x2_cells(grid):
+    m = masks.generate("coarse", grid, 0.5, 1)
+    rows, cols = np.mgrid[0 : grid[0], 0 : grid[1]]
+    cell = (rows // 2) * 10 + cols // 2
+    for c in np.unique(cell):
+        assert len(set(m[cell == c].tolist())) == 1  # all or nothing per cell
+    cells = len(np.unique(cell))
+    assert len(np.unique(cell[m])) == round(0.5 * cells)
+    assert (m != masks.generate("coarse", grid, 0.5, 2)).any()
+
+
+@pytest.mark.parametrize("grid,ratio", [((14, 14), 0.25), ((8, 12), 0.5), ((9, 9), 0.75)])
+def test_generate_center_is_a_centred_box_of_about_the_ratio(grid, ratio):
+    m = masks.generate("center", grid, ratio, 5)
+    rows, cols = np.nonzero(m)
+    top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+    assert m[top : bottom + 1, left : right + 1].all()  # a solid rectangle
+    assert m.sum() == (bottom - top + 1) * (right - left + 1)
+    assert abs(top - (grid[0] - 1 - bottom)) <= 1 and abs(left - (grid[1] - 1 - right)) <= 1
+    assert abs(m.mean() - ratio) < 0.1
+    assert (m == masks.generate("center", grid, ratio, 6)).all()  # no randomness

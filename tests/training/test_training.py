@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mae_desktop.engine import ModelSession, masks
+from mae_desktop.engine import MAEConfig, ModelSession, masks
 from mae_desktop.training import evaluate as ev
 from mae_desktop.training import train as tr
 
@@ -102,6 +102,52 @@ def test_export_loads_through_the_engine(image_folder, tmp_path):
     img = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
     rec = session.reconstruct(img, masks.random_mask((4, 4), 0.75, 0))
     assert np.isfinite(rec.prediction).all()
+
+
+class _FixedPrediction:
+    """Stands in for the model in mae_loss: returns a chosen prediction, records its input."""
+
+    def __init__(self, cfg: MAEConfig, pred: torch.Tensor) -> None:
+        self.cfg, self.pred, self.seen = cfg, pred, None
+
+    def __call__(self, patches: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        self.seen = (patches.detach().clone(), ids_keep.clone())
+        return self.pred
+
+
+def test_loss_is_the_mse_over_masked_patches_only():
+    """Official MAE: target = the normalised image patchified (einsum nchpwq->nhwpqc),
+    loss = mean over masked patches of the per-patch MSE. Each patch gets its own known
+    error, larger on the visible ones, so a loss over visible or all patches shows."""
+    cfg = MAEConfig(**tr.PRESETS["test"])
+    b, n, p = 3, cfg.num_patches, cfg.patch_size
+    images = torch.rand(b, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    mean = torch.tensor(cfg.mean).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.std).view(1, 3, 1, 1)
+    x = ((images - mean) / std).reshape(b, 3, 4, p, 4, p)
+    target = torch.einsum("nchpwq->nhwpqc", x).reshape(b, n, p * p * 3)
+    ids_keep, mask = tr.batch_masks(5, 0, b, n, 0.75, torch.device("cpu"))
+    error = torch.where(mask.bool(), 0.1, 2.0) * (1 + torch.arange(n) / n)  # (b, n)
+    model = _FixedPrediction(cfg, target + error[..., None])
+    loss = tr.mae_loss(model, images, ids_keep, mask)
+    masked = mask.bool()
+    assert loss.item() == pytest.approx((error[masked] ** 2).mean().item(), rel=1e-5)
+    torch.testing.assert_close(model.seen[0], target, rtol=0, atol=1e-5)
+    assert torch.equal(model.seen[1], ids_keep)
+
+
+def test_batch_masks_mask_exactly_the_patches_not_kept():
+    ids_keep, mask = tr.batch_masks(3, 1, 5, 49, 0.75, torch.device("cpu"))
+    assert ids_keep.shape == (5, 49 - 37) and mask.shape == (5, 49)
+    for row in range(5):
+        kept = set(ids_keep[row].tolist())
+        assert len(kept) == 12
+        assert kept == {i for i in range(49) if mask[row, i] == 0}
+        assert mask[row].sum() == 37
+    again, _ = tr.batch_masks(3, 1, 5, 49, 0.75, torch.device("cpu"))
+    assert torch.equal(again, ids_keep)  # keyed on (seed, step) only
+    other, _ = tr.batch_masks(4, 1, 5, 49, 0.75, torch.device("cpu"))
+    assert not torch.equal(other, ids_keep)
 
 
 def test_learning_rate_schedule():
