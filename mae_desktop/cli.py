@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -231,15 +230,12 @@ def _unique_dirs(out: Path, images: list[str]) -> list[Path]:
     return dirs
 
 
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
-
-
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .engine import masks as masks_mod
     from .engine.images import save_png
+    from .engine.metrics import reconstruction_metrics
     from .engine.reconstruction import masked_view
     from .engine.render import heatmap, overlay
     from .engine.session import ModelSession
@@ -289,22 +285,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             "checkpoint": str(ckpt_path),
             "checkpoint_sha256": sha,
             "checkpoint_format": session.checkpoint.format,
-            "target": rec.target,
-            "loss_target_space": rec.loss,
-            "masked_mse": rec.masked_mse,
-            "masked_psnr_db": _finite(rec.masked_psnr),
-            "masked_patches": int(mask.sum()),
-            "num_patches": int(mask.size),
-            "mask_ratio": float(mask.mean()),
+            **reconstruction_metrics(rec, mask),  # the numbers the window's Metrics dock shows
             "seed": args.seed,
             **mask_desc,
             "resize": args.resize,
-            "norm_pix_mode": rec.mode,
-            "norm_pix_mode_label": rec.mode_label,
-            "uses_ground_truth": rec.uses_ground_truth,
-            "device": rec.device,
-            "dtype": rec.dtype,
-            "latency_ms": round(rec.latency_ms, 3),
             "attention": {
                 "part": "encoder",
                 "layer": cfg.depth - 1,
@@ -438,7 +422,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from .app.run import run_app, run_self_test
 
     if args.self_test:
-        return run_self_test(args.app_checkpoint)
+        return run_self_test(args.app_checkpoint, args.app_image)
     return run_app(args.app_checkpoint, args.app_image, args.screenshot)
 
 

@@ -4,7 +4,8 @@
  "image": {"path": ..., "sha256": ...}, "checkpoint": {"path": ..., "sha256": ...},
  "mask": ["0110...", ...] (one string per grid row, 1 = masked),
  "generator": {"mode": ..., "ratio": ..., "seed": ...}, "device": ..., "dtype": ...,
- "display_mode": ..., "resize": ..., "attention": {...}}
+ "display_mode": ..., "resize": ..., "attention": {...},
+ "heads": {"heads": n or null, "decoder_heads": n or null}}   (head counts set by the user)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Session:
     display_mode: str = "auto"
     resize: str = "stretch"
     attention: dict[str, Any] = field(default_factory=dict)
+    heads: dict[str, int | None] = field(default_factory=dict)
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -65,6 +67,17 @@ class Session:
             },
             indent=2,
         )
+
+
+def _heads(d: dict) -> dict[str, int | None]:
+    """{"heads": n, "decoder_heads": n}: positive ints or None; raises ValueError."""
+    out: dict[str, int | None] = {}
+    for key in ("heads", "decoder_heads"):
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{key} must be a positive integer or null, got {v!r}")
+        out[key] = v
+    return out
 
 
 def save_session(path: str | Path, session: Session) -> None:
@@ -100,6 +113,7 @@ def load_session(path: str | Path) -> tuple[Session, list[str]]:
             display_mode=str(data.get("display_mode", "auto")),
             resize=str(data.get("resize", "stretch")),
             attention=dict(data.get("attention", {})),
+            heads=_heads(data.get("heads") or {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MAEError(f"{p.name}: the session file is damaged ({exc})") from exc

@@ -43,6 +43,13 @@ TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 # (Ti, S, B, L, H, g, G) and of the official MAE decoder (512 wide, 16 heads).
 _ENCODER_HEADS = {192: 3, 384: 6, 768: 12, 1024: 16, 1280: 16, 1408: 16, 1664: 16}
 _DECODER_HEADS = {512: 16}
+# The models of the official pretraining script (`args.model` in its training checkpoints):
+# name prefix -> (encoder width, encoder heads, decoder heads).
+_OFFICIAL_MODELS = {
+    "mae_vit_base_patch16": (768, 12, 16),
+    "mae_vit_large_patch16": (1024, 16, 16),
+    "mae_vit_huge_patch14": (1280, 16, 16),
+}
 
 
 @dataclass
@@ -61,6 +68,8 @@ class Checkpoint:
     target_source: str
     notes: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # head counts that were assumed, not read: {"heads": n, "decoder_heads": n}
+    assumed_heads: dict[str, int] = field(default_factory=dict)
 
     def sha256(self) -> str:
         """sha256 of the weight file(s), hex; several files are hashed in name order."""
@@ -224,11 +233,35 @@ _OFFICIAL_BLOCK = {
 }
 
 
+def _official_model_heads(args: Any, width: int, notes: list[str]) -> tuple[int, int] | None:
+    """(heads, decoder heads) from a training checkpoint's `args.model`, when it names one
+    of the official models and its width matches the tensors."""
+    name = getattr(args, "model", None) if args is not None else None
+    if not isinstance(name, str):
+        return None
+    for prefix, (w, h, dh) in _OFFICIAL_MODELS.items():
+        if name.startswith(prefix):
+            if w == width:
+                return h, dh
+            notes.append(f"args.model is {name!r} but the tensors are {width} wide: ignored")
+            return None
+    return None
+
+
 def _from_official(
-    src: _Source, args: Any, heads: int | None, dheads: int | None, notes: list[str]
+    src: _Source,
+    args: Any,
+    heads: int | None,
+    dheads: int | None,
+    notes: list[str],
+    assumed: dict[str, int],
 ) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
     conv = src.get("patch_embed.proj.weight")
     d, chans, p, _ = conv.shape
+    named = _official_model_heads(args, d, notes)
+    if named is not None:
+        heads = heads or named[0]
+        dheads = dheads or named[1]
     pos = src.get("pos_embed")
     side = _square_grid(pos.shape[1] - 1, src.name)
     depth = src.count(r"blocks\.(\d+)\.")
@@ -270,12 +303,14 @@ def _from_official(
             decoder_norm=src.has("decoder_norm.weight"),
         )
         if not dheads:
+            assumed["decoder_heads"] = kw["decoder_num_heads"]
             notes.append(
                 f"decoder heads: {kw['decoder_num_heads']} (assumed from the standard "
                 "MAE sizes; the file does not store it)"
             )
     num_heads = heads or _guess_heads(d, False)
     if not heads:
+        assumed["heads"] = num_heads
         notes.append(
             f"encoder heads: {num_heads} (assumed from the standard ViT sizes; the "
             "file does not store it)"
@@ -546,7 +581,11 @@ def _seed_blocks(
 
 
 def _from_seed(
-    src: _Source, heads: int | None, dheads: int | None, notes: list[str]
+    src: _Source,
+    heads: int | None,
+    dheads: int | None,
+    notes: list[str],
+    assumed: dict[str, int],
 ) -> tuple[MAEConfig, dict[str, torch.Tensor], str]:
     w = src.get("encoder.patch_embed.weight")
     d, pdim = w.shape
@@ -589,6 +628,10 @@ def _from_seed(
             decoder_qkv_bias=False,
             decoder_norm=False,
         )
+    if heads is None:
+        assumed["heads"] = nh
+    if has_decoder and dheads is None:
+        assumed["decoder_heads"] = kw["decoder_num_heads"]
     if heads is None or (has_decoder and dheads is None):
         notes.append("heads assumed from the seed article's default of 64 channels per head")
     cfg = MAEConfig(
@@ -705,16 +748,21 @@ def load_checkpoint(
         )
     fmt = _detect(set(tensors))
     src = _Source(tensors, name)
+    assumed: dict[str, int] = {}
     if fmt == "official":
-        cfg, sd, source = _from_official(src, args, heads, decoder_heads, notes)
+        cfg, sd, source = _from_official(src, args, heads, decoder_heads, notes, assumed)
     elif fmt == "huggingface":
         notes.append(
             "a bare Hugging Face weights file without config.json: sizes read from "
             "the tensors, heads and LayerNorm eps assumed"
         )
         cfg, sd, source = _from_hf_bare(src, heads, decoder_heads, notes)
+        if heads is None:
+            assumed["heads"] = cfg.num_heads
+        if decoder_heads is None and cfg.has_decoder:
+            assumed["decoder_heads"] = cfg.decoder_num_heads
     elif fmt == "seed":
-        cfg, sd, source = _from_seed(src, heads, decoder_heads, notes)
+        cfg, sd, source = _from_seed(src, heads, decoder_heads, notes, assumed)
     else:
         raise MAEError(
             f"{name}: unrecognised checkpoint layout ({len(tensors)} tensors, e.g. "
@@ -727,7 +775,7 @@ def load_checkpoint(
             for k, v in vars(args).items()
             if isinstance(v, str | int | float | bool | type(None))
         }
-    return Checkpoint(cfg, sd, fmt, path, [path], source, notes, metadata)
+    return Checkpoint(cfg, sd, fmt, path, [path], source, notes, metadata, assumed)
 
 
 def _from_hf_bare(

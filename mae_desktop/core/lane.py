@@ -1,0 +1,249 @@
+"""One inference lane: a single worker thread, plain Python threading (no Qt).
+
+- Commands run in the order they were submitted and are never dropped.
+- Queries keep newest-wins per kind: a query waiting to start is replaced by a newer one of
+  its kind, without running. Analyses go before other queries.
+- Long queries (sweeps) run one forward pass per step. Between steps the lane serves
+  commands and newer analyses first; a newer query of the same kind, `cancel(kind)`, or a
+  change of model stops the job (it reports `cancelled`).
+- `deliver(item)` is called on the worker thread with every Result and Progress; the app's
+  Qt bridge hands them to the GUI thread. Nothing is delivered after `close()`.
+- `close()` drops what is waiting and returns when the running step (one forward pass, or
+  one command) ends. The thread is not a daemon: the interpreter never exits under it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from ..engine.errors import MAEError
+from .requests import CANCELLED, DONE, ERROR, SKIPPED, Progress, Request, Result
+from .worker import Skip, Worker
+
+log = logging.getLogger(__name__)
+Deliver = Callable[[Result | Progress], None]
+_OPEN_LANES: weakref.WeakSet[Lane] = weakref.WeakSet()
+
+
+def _close_open_lanes() -> None:
+    """At interpreter exit, before non-daemon threads are joined: stop every lane still
+    open (one that its owner forgot to close would otherwise wait forever)."""
+    for lane in list(_OPEN_LANES):
+        lane.close()
+
+
+# the hook concurrent.futures uses for its workers: runs before threads are joined at exit
+_register = getattr(threading, "_register_atexit", None)
+if _register is not None:
+    _register(_close_open_lanes)
+
+
+@dataclass
+class _Job:
+    """A long query in progress: its steps generator and when it started."""
+
+    id: int
+    request: Request
+    steps: Generator
+    started: float
+
+
+class Lane:
+    """The worker thread and its queues; `submit`, `cancel` and `close` from any thread."""
+
+    def __init__(self, worker: Worker, deliver: Deliver, name: str = "inference-lane") -> None:
+        self.worker = worker
+        self._deliver = deliver
+        self._cond = threading.Condition()
+        self._commands: deque[tuple[int, Request]] = deque()
+        self._queries: dict[str, tuple[int, Request]] = {}
+        self._jobs: dict[str, _Job] = {}
+        # cancelled jobs (closed by the worker) and dropped requests, to report as cancelled
+        self._cancelled: list[tuple[_Job | tuple[int, Request], str]] = []
+        self._stop = False
+        self._ids = itertools.count(1)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=False)
+        self._thread.start()
+        _OPEN_LANES.add(self)
+
+    # -- any thread ----------------------------------------------------------------------------
+    def submit(self, request: Request) -> int:
+        """Queue a request; returns its id (increasing). A waiting query of the same kind
+        is dropped, a running long job of the same kind is cancelled."""
+        with self._cond:
+            if self._stop:
+                raise RuntimeError("the lane is closed")
+            rid = next(self._ids)
+            if request.command:
+                self._commands.append((rid, request))
+            else:
+                self._queries[request.kind] = (rid, request)
+                if request.long:
+                    self._cancel_job(request.kind, "replaced by a newer request")
+            self._cond.notify()
+        return rid
+
+    def cancel(self, kind: str) -> bool:
+        """Drop the waiting query of `kind` and stop its running long job; True if there
+        was one. Both report `cancelled`."""
+        with self._cond:
+            waiting = self._queries.pop(kind, None)
+            if waiting is not None:
+                self._cancelled.append((waiting, "cancelled"))
+            running = self._cancel_job(kind, "cancelled")
+            self._cond.notify()
+        return waiting is not None or running
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop: drop everything waiting, let the running step finish, join the thread.
+        True when the thread has ended (always, without a timeout)."""
+        with self._cond:
+            self._stop = True
+            self._commands.clear()
+            self._queries.clear()
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def closed(self) -> bool:
+        return self._stop
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _cancel_job(self, kind: str, reason: str) -> bool:
+        """(lock held) Take the running job of `kind` off the lane; the worker closes it."""
+        job = self._jobs.pop(kind, None)
+        if job is not None:
+            self._cancelled.append((job, reason))
+        return job is not None
+
+    # -- the worker thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while not (
+                        self._stop
+                        or self._commands
+                        or self._queries
+                        or self._jobs
+                        or self._cancelled
+                    ):
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                    cancelled, self._cancelled = self._cancelled, []
+                    task = self._take()
+                for job, reason in cancelled:
+                    self._close_job(job, reason)
+                if isinstance(task, _Job):
+                    self._step(task)
+                elif task is not None:
+                    self._start(*task)
+        finally:
+            with self._cond:
+                cancelled = [job for job, _ in self._cancelled if isinstance(job, _Job)]
+                leftovers = [*self._jobs.values(), *cancelled]
+                self._jobs.clear()
+                self._cancelled.clear()
+            for job in leftovers:
+                job.steps.close()
+            self.worker.close()
+
+    def _take(self) -> tuple[int, Request] | _Job | None:
+        """(lock held) Commands first, then the newest analysis, other queries, then one
+        step of a long job (round robin)."""
+        if self._commands:
+            return self._commands.popleft()
+        if "analyse" in self._queries:
+            return self._queries.pop("analyse")
+        if self._queries:
+            return self._queries.pop(next(iter(self._queries)))
+        if self._jobs:
+            kind = next(iter(self._jobs))
+            job = self._jobs.pop(kind)
+            self._jobs[kind] = job  # to the back: jobs take turns
+            return job
+        return None
+
+    def _start(self, rid: int, request: Request) -> None:
+        t0 = time.perf_counter()
+        try:
+            out = self.worker.execute(request)
+        except Exception as exc:  # reported to the user; the lane lives on
+            self._emit(self._failure(rid, request, exc, t0))
+            return
+        if isinstance(out, Generator):
+            job = _Job(rid, request, out, t0)
+            with self._cond:
+                if self._stop:
+                    out.close()
+                    return
+                self._cancel_job(request.kind, "replaced by a newer request")
+                self._jobs[request.kind] = job
+                self._cond.notify()
+            return
+        self._emit(Result(rid, request, DONE, out, seconds=time.perf_counter() - t0))
+
+    def _step(self, job: _Job) -> None:
+        """One forward pass of a long job, then its progress or its result."""
+        if reason := self.worker.stale(job.request):
+            with self._cond:
+                mine = self._jobs.get(job.request.kind) is job
+                if mine:
+                    del self._jobs[job.request.kind]
+            if mine:
+                self._close_job(job, reason)
+            return
+        item: Result | Progress
+        try:
+            done, total = next(job.steps)
+            item = Progress(job.id, job.request, done, total)
+        except StopIteration as stop:
+            item = Result(job.id, job.request, DONE, stop.value, time.perf_counter() - job.started)
+        except Exception as exc:
+            item = self._failure(job.id, job.request, exc, job.started)
+        with self._cond:
+            mine = self._jobs.get(job.request.kind) is job
+            if mine and isinstance(item, Result):
+                del self._jobs[job.request.kind]
+        if mine:  # else it was cancelled meanwhile, and reports that instead
+            self._emit(item)
+
+    def _close_job(self, job: _Job | tuple[int, Request], reason: str) -> None:
+        if isinstance(job, _Job):
+            job.steps.close()
+            rid, request = job.id, job.request
+        else:
+            rid, request = job
+        self._emit(Result(rid, request, CANCELLED, message=reason))
+
+    def _failure(self, rid: int, request: Request, exc: Exception, t0: float) -> Result:
+        seconds = time.perf_counter() - t0
+        if isinstance(exc, Skip):
+            return Result(rid, request, SKIPPED, message=str(exc), seconds=seconds)
+        if isinstance(exc, MAEError):
+            return Result(rid, request, ERROR, message=str(exc), seconds=seconds)
+        log.error("%s failed:\n%s", type(request).__name__, traceback.format_exc())
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return Result(rid, request, ERROR, message=message, seconds=seconds)
+
+    def _emit(self, item: Result | Progress) -> None:
+        if self._stop:
+            return
+        try:
+            self._deliver(item)
+        except Exception:  # a broken receiver must not kill the lane
+            log.error("delivering a result failed:\n%s", traceback.format_exc())

@@ -1,0 +1,169 @@
+"""Where a request becomes tensors: the worker's models and what each request does to them.
+
+Runs on the lane's thread only (not thread-safe). Every model-changing command that
+succeeds starts a new *generation*; a query made for another generation is skipped, so a
+mask built for the old model's grid never reaches the new model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..engine.device import dtype_name
+from ..engine.errors import MAEError
+from ..engine.reconstruction import Reconstruction
+from ..engine.session import Analysis, ModelSession
+from ..engine.sweep import SWEEP_RATIOS, sweep_steps
+from ..session_file import file_sha256
+from .requests import (
+    Analyse,
+    CloseCompare,
+    CompareChanged,
+    ModelLoaded,
+    MoveModel,
+    OpenCompare,
+    OpenModel,
+    Request,
+    SetHeads,
+    Sweep,
+)
+
+
+class Skip(Exception):
+    """A query that no longer applies (made for another model); not an error."""
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    """Payload of Analyse: the main model's Analysis, the comparison model's reconstruction
+    (or its error message, or None without one), messages for the user (e.g. a CPU
+    fallback) and, when the model had to move, its new info."""
+
+    analysis: Analysis
+    compare: Reconstruction | str | None
+    messages: tuple[str, ...] = ()
+    moved_info: dict[str, Any] | None = None
+
+
+class Worker:
+    """Owns the main and the comparison model. `execute(request)` returns the payload, or a
+    generator (long jobs: one forward pass per step, yielding (done, total))."""
+
+    def __init__(self) -> None:
+        self.session: ModelSession | None = None
+        self.compare: ModelSession | None = None
+        self.generation = 0
+        self._sha256: str | None = None
+        self._handlers: dict[type, Callable[[Any], Any]] = {
+            OpenModel: self._open_model,
+            MoveModel: self._move_model,
+            SetHeads: self._set_heads,
+            OpenCompare: self._open_compare,
+            CloseCompare: self._close_compare,
+            Analyse: self._analyse,
+            Sweep: self._sweep,
+        }
+
+    def execute(self, request: Request) -> Any:
+        """Run a request; raises MAEError (the user's fault), Skip, or any other error."""
+        return self._handlers[type(request)](request)
+
+    def stale(self, request: Request) -> str | None:
+        """Why a query no longer applies (another model is loaded), or None."""
+        generation = getattr(request, "generation", None)
+        if generation is not None and generation != self.generation:
+            return "the model changed"
+        return None
+
+    def close(self) -> None:
+        """Drop the models (on the worker thread, where they were used)."""
+        self.session = self.compare = None
+
+    # -- commands ----------------------------------------------------------------------------
+    def _loaded(self) -> ModelLoaded:
+        assert self.session is not None
+        self.generation += 1
+        info = {**self.session.info(), "sha256": self._sha256, "generation": self.generation}
+        return ModelLoaded(info, self.generation)
+
+    def _open_model(self, r: OpenModel) -> ModelLoaded:
+        session = ModelSession.open(r.path, r.device, r.dtype, r.heads, r.decoder_heads)
+        # hashed here, on the worker, so that saving a session never stalls the window
+        self._sha256 = file_sha256(r.path)
+        self.session = session
+        return self._loaded()
+
+    def _require(self) -> ModelSession:
+        if self.session is None:
+            raise MAEError("open a checkpoint first")
+        return self.session
+
+    def _move_model(self, r: MoveModel) -> ModelLoaded:
+        session = self._require()
+        session.to(r.device or str(session.device), r.dtype or dtype_name(session.dtype))
+        return self._loaded()
+
+    def _set_heads(self, r: SetHeads) -> ModelLoaded:
+        old = self._require()
+        self.session = ModelSession.open(
+            old.checkpoint.path,
+            str(old.device),
+            dtype_name(old.dtype),
+            r.heads,
+            r.decoder_heads,
+        )
+        return self._loaded()
+
+    def _open_compare(self, r: OpenCompare) -> CompareChanged:
+        other = ModelSession.open(r.path, "auto", "fp32")
+        main = self.session
+        name = Path(r.path).name
+        if main is not None and other.config.image_size != main.config.image_size:
+            raise MAEError(
+                f"{name} takes {other.config.image_size} images, the open model "
+                f"{main.config.image_size}: they cannot share an image and mask"
+            )
+        if main is not None and other.config.grid_size != main.config.grid_size:
+            raise MAEError(f"{name} has a different patch grid")
+        self.compare = other
+        return CompareChanged(other.info())
+
+    def _close_compare(self, _r: CloseCompare) -> CompareChanged:
+        self.compare = None
+        return CompareChanged(None)
+
+    # -- queries -----------------------------------------------------------------------------
+    def _check(self, r: Analyse | Sweep) -> ModelSession:
+        session = self._require()
+        if reason := self.stale(r):
+            raise Skip(reason)
+        return session
+
+    def _analyse(self, r: Analyse) -> AnalysisOutcome:
+        session = self._check(r)
+        before = (session.device, session.dtype)
+        analysis = session.analyse(r.image, r.mask, r.mode, None, r.part, r.query)
+        other: Reconstruction | str | None = None
+        if self.compare is not None:
+            try:
+                other = self.compare.reconstruct(r.image, r.mask, "auto")
+            except MAEError as exc:
+                other = str(exc)
+        messages = tuple(session.messages)
+        session.messages.clear()
+        moved = None
+        if (session.device, session.dtype) != before:  # e.g. a CUDA out-of-memory fallback
+            moved = self._loaded().info
+        return AnalysisOutcome(analysis, other, messages, moved)
+
+    def _sweep(self, r: Sweep) -> Generator[tuple[int, int], None, Any]:
+        session = self._check(r)
+        if not session.config.has_decoder:
+            raise MAEError(
+                f"{session.checkpoint.path.name} has no decoder (encoder-only weights): "
+                "there is no reconstruction to measure"
+            )
+        return sweep_steps(session, r.image, r.seeds, r.ratios or SWEEP_RATIOS)

@@ -1,0 +1,57 @@
+"""The numbers of one reconstruction, as the CLI writes them and the window shows them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .reconstruction import Reconstruction
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """x, or None for None/NaN/inf (JSON has no NaN)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def reconstruction_metrics(rec: Reconstruction, mask: np.ndarray) -> dict[str, Any]:
+    """JSON-ready metrics of a reconstruction under `mask` (bool (gh, gw), True = masked).
+
+    loss_target_space: masked-patch MSE in the model's target space (the official loss);
+    masked_mse / masked_psnr_db: pixel space, masked pixels, prediction clipped to [0, 1];
+    None where undefined (nothing masked; mode 'raw').
+    """
+    return {
+        "target": rec.target,
+        "loss_target_space": finite_or_none(rec.loss),
+        "masked_mse": finite_or_none(rec.masked_mse),
+        "masked_psnr_db": finite_or_none(rec.masked_psnr),
+        "masked_patches": int(mask.sum()),
+        "num_patches": int(mask.size),
+        "mask_ratio": float(mask.mean()),
+        "norm_pix_mode": rec.mode,
+        "norm_pix_mode_label": rec.mode_label,
+        "uses_ground_truth": rec.uses_ground_truth,
+        "device": rec.device,
+        "dtype": rec.dtype,
+        "latency_ms": round(rec.latency_ms, 3),
+    }
+
+
+def format_metrics(metrics: dict[str, Any]) -> list[str]:
+    """The metrics as short lines for people: 'masked PSNR: 17.21 dB', ..."""
+
+    def num(key: str, unit: str = "") -> str:
+        v = metrics.get(key)
+        return "n/a" if v is None else f"{v:.4f}{unit}"
+
+    k, n = metrics["masked_patches"], metrics["num_patches"]
+    return [
+        f"{k} / {n} masked ({100.0 * k / n:.1f}%)",
+        f"target-space loss (masked): {num('loss_target_space')}",
+        f"masked MSE (pixels): {num('masked_mse')}",
+        f"masked PSNR: {num('masked_psnr_db', ' dB')}",
+        f"display: {metrics['norm_pix_mode']} — {metrics['norm_pix_mode_label']}",
+        f"{metrics['device']} · {metrics['dtype']} · {metrics['latency_ms']:.1f} ms",
+    ]
