@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,14 @@ from tests.helpers import hf_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = Path(__file__).resolve().parents[1] / "mae_desktop" / "resources" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_here():
+    """After each test, free its garbage on the main thread (the app turns Python's
+    automatic collector off so that Qt objects are never destroyed on a worker thread)."""
+    yield
+    gc.collect()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,25 +1,44 @@
-"""Application bootstrap: the QApplication, the main window, the start-up model and image."""
+"""Application bootstrap: the QApplication, the main window, the start-up model and image,
+and the one-shot modes (--self-test, --screenshot)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
 import torch  # noqa: F401  (torch before Qt: DLL load order on Windows)
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from .. import APP_NAME, __version__
+from ..binding import binding_problem
+from ..engine.errors import MAEError
+from ..engine.images import read_image
 from ..paths import default_model, package_resources
 from .main_window import MainWindow
 
 DEFAULT_SAMPLE = "astronaut.png"
+_collector: GarbageCollector | None = None
+
+
+def collect_garbage_on_the_gui_thread() -> None:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate. When
+    that is the inference worker and the garbage holds Qt objects (a closed dialog, a
+    replaced plot item), Qt destroys them on the worker while the GUI thread holds the GIL
+    and a Qt lock: a deadlock or a crash. pyqtgraph's GarbageCollector turns the automatic
+    collector off and collects on a GUI-thread timer instead."""
+    global _collector
+    if _collector is None:
+        _collector = GarbageCollector(interval=0.5)
 
 
 def make_app() -> QApplication:
@@ -30,6 +49,7 @@ def make_app() -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setWindowIcon(QIcon(str(package_resources() / "icon.png")))
+    collect_garbage_on_the_gui_thread()
     return app
 
 
@@ -42,77 +62,118 @@ def start_window(
     window.show()
     ckpt = checkpoint or default_model()
     if ckpt is not None:
-        window.open_checkpoint(ckpt, *window.saved_device())
+        window.files.open_checkpoint(ckpt, *window.saved_device())
     else:
-        window.statusBar().showMessage("No bundled model found: open a checkpoint (Ctrl+Shift+O)")
-    window.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)
+        window.status.notice("No bundled model found: open a checkpoint (Ctrl+Shift+O)", 0)
+    window.files.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)
+    if problem := binding_problem():
+        window.status.notice(problem, 0)
     return window
 
 
-def _scratch_window() -> tuple[MainWindow, Path]:
-    """A window on a throwaway settings file: the default layout, the user's own settings
-    neither read nor written."""
+def _headless_fallback() -> None:
+    """Without a display (Linux), draw offscreen instead of failing in the xcb plugin."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _check_inputs(checkpoint: str | None, image: str | None) -> str | None:
+    """What is wrong with the files a one-shot mode was given, before any window opens."""
+    if checkpoint is not None and not Path(checkpoint).exists():
+        return f"checkpoint not found: {checkpoint}"
+    if checkpoint is None and default_model() is None:
+        return "the bundled default model is missing"
+    if image is not None:
+        try:
+            read_image(image)
+        except MAEError as exc:
+            return str(exc)
+    return None
+
+
+def _one_shot(
+    checkpoint: str | None,
+    image: str | None,
+    on_result: Callable[[MainWindow], tuple[int, str]],
+    timeout_s: float,
+) -> tuple[int, str]:
+    """Open a scratch window (default layout, the user's settings untouched), wait for the
+    first result drawn, return on_result(window): (exit code, line); (1, reason) on an
+    error or after timeout_s. Everything happens inside the event loop, so an error can
+    never leave the loop waiting for a window that already closed."""
+    _headless_fallback()
+    if problem := _check_inputs(checkpoint, image):
+        return 1, problem
+    app = make_app()
     scratch = Path(tempfile.mkdtemp()) / "scratch.ini"
     window = MainWindow(QSettings(str(scratch), QSettings.Format.IniFormat))
     window.resize(1500, 900)
     window.dialogs_enabled = False
-    return window, scratch
-
-
-def _one_shot(
-    checkpoint: str | None, image: str | None, on_result, timeout_s: float
-) -> tuple[int, str]:
-    """Open a scratch window, wait for the first result drawn, return on_result(window)
-    (an exit code and a line); (1, reason) on an error or after timeout_s."""
-    app = make_app()
-    window, scratch = _scratch_window()
     outcome = [1, "no result within the time limit"]
 
-    def drawn(_job_id: int) -> None:
-        outcome[:] = on_result(window)
+    def finish(code: int, line: str) -> None:
+        if outcome[1] == "no result within the time limit":
+            outcome[:] = [code, line]
         window.close()
+        app.quit()
 
-    def failed(message: str) -> None:
-        outcome[:] = [1, message]
-        window.close()
-
-    window.analysis_drawn.connect(drawn)
-    window.error_shown.connect(failed)
-    QTimer.singleShot(int(timeout_s * 1000), window.close)
-    start_window(checkpoint, image, window)
+    window.analysis_drawn.connect(lambda _id: finish(*on_result(window)))
+    window.error_shown.connect(lambda message: finish(1, message))
+    QTimer.singleShot(int(timeout_s * 1000), lambda: finish(1, outcome[1]))
+    QTimer.singleShot(0, lambda: start_window(checkpoint, image, window))
     app.exec()
+    window.close()
     shutil.rmtree(scratch.parent, ignore_errors=True)
     return outcome[0], outcome[1]
 
 
-def run_self_test(checkpoint: str | None = None, timeout_s: float = 120.0) -> int:
+def run_self_test(
+    checkpoint: str | None = None, image: str | None = None, timeout_s: float = 120.0
+) -> int:
     """Open the window, load the (bundled) model, run one reconstruction and one attention
     map through the worker, print a one-line summary; 0 on success, 1 on any failure."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     t0 = time.perf_counter()
-    if checkpoint is None and default_model() is None:
-        print("self-test FAILED: the bundled default model is missing", file=sys.stderr)
-        return 1
 
     def summary(window: MainWindow) -> tuple[int, str]:
-        last, info = window.last, window.model_info or {}
-        rec, att = last.reconstruction, last.attention
+        shown, info = window.live.shown, window.editor.model or {}
+        rec = shown.outcome.analysis.reconstruction if shown else None
+        att = shown.outcome.analysis.attention if shown else None
         if rec is None or att is None:
-            return 1, "; ".join(last.notes or ["no result"])
+            return 1, "; ".join(shown.outcome.analysis.notes if shown else ["no result"])
         return 0, (
             f"{Path(info['path']).name} ({info['architecture']}) on {info['device']} "
             f"{info['dtype']}; reconstruction masked PSNR {rec.masked_psnr:.2f} dB in "
-            f"{last.latency_ms:.0f} ms; attention {'x'.join(map(str, att.maps.shape))}; "
-            f"first result after {time.perf_counter() - t0:.1f} s"
+            f"{shown.outcome.analysis.latency_ms:.0f} ms; attention "
+            f"{'x'.join(map(str, att.maps.shape))}; first result after "
+            f"{time.perf_counter() - t0:.1f} s"
         )
 
-    code, line = _one_shot(checkpoint, None, summary, timeout_s)
+    code, line = _one_shot(checkpoint, image, summary, timeout_s)
     if code == 0:
         print(f"self-test ok: {line}")
     else:
         print(f"self-test FAILED: {line}", file=sys.stderr)
     return code
+
+
+def _close_on_signals(window: MainWindow) -> list[int]:
+    """Ctrl+C and SIGTERM close the window as the close button does (settings saved, the
+    running pass finished). Returns a list that receives the signal number."""
+    got: list[int] = []
+
+    def handler(signum, _frame) -> None:
+        got.append(signum)
+        window.close()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    # Python runs signal handlers only between bytecodes: wake it up now and then
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return got
 
 
 def run_app(
@@ -134,7 +195,11 @@ def run_app(
         if code:
             print(f"mae-desktop: error: {line}", file=sys.stderr)
         return code
+    if problem := binding_problem():
+        print(f"mae-desktop: warning: {problem}", file=sys.stderr)
     app = make_app()
     window = MainWindow()
+    got = _close_on_signals(window)
     start_window(checkpoint, image, window)
-    return app.exec()
+    code = app.exec()
+    return 128 + got[0] if got else code

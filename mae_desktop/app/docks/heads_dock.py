@@ -1,0 +1,40 @@
+"""The Heads dock: every head of one attention layer, side by side (small multiples)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from ..imaging import heatmap_rgba
+
+
+class HeadsView(pg.GraphicsLayoutWidget):
+    """Small multiples: every head of one layer, side by side, same colormap."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._items: list[pg.ImageItem] = []
+        self._labels: list[pg.LabelItem] = []
+
+    def show_heads(self, layer_maps: np.ndarray, patch: int, cmap: str) -> None:
+        """layer_maps: (heads, gh, gw) with NaN for absent cells."""
+        heads = layer_maps.shape[0]
+        if len(self._items) != heads:
+            self.clear()
+            self._items = []
+            cols = int(np.ceil(np.sqrt(heads)))
+            for h in range(heads):
+                view = self.addViewBox(
+                    row=2 * (h // cols) + 1,
+                    col=h % cols,
+                    lockAspect=True,
+                    invertY=True,
+                    enableMouse=False,
+                    enableMenu=False,
+                )
+                self.addLabel(f"head {h}", row=2 * (h // cols), col=h % cols, size="8pt")
+                item = pg.ImageItem()
+                view.addItem(item)
+                self._items.append(item)
+        for item, values in zip(self._items, layer_maps, strict=True):
+            item.setImage(heatmap_rgba(values, max(1, patch // 4), cmap), levels=(0, 255))

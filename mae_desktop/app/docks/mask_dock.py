@@ -1,0 +1,112 @@
+"""The Mask dock: tools, brush, generator, mask operations, the live count."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from ...core.editor import EditorState
+from ...engine import masks as masks_mod
+from ..canvas import TOOLS, MaskCanvas
+from .common import quiet
+
+
+class MaskDock(QWidget):
+    """Binds the canvas's tool settings (tool, brush, erase toggle) and the editor's
+    generator and mask operations. GUI thread only."""
+
+    def __init__(self, editor: EditorState, canvas: MaskCanvas) -> None:
+        super().__init__()
+        self.editor, self.canvas = editor, canvas
+        form = QFormLayout(self)
+        self.tool_combo = QComboBox()
+        self.tool_combo.addItems(list(TOOLS))
+        self.tool_combo.setToolTip("Brush (B), rectangle (R), or pick the attention query (Q)")
+        self.tool_combo.currentTextChanged.connect(self.set_tool)
+        form.addRow("Tool", self.tool_combo)
+        self.erase_check = QCheckBox("Left button unmasks")
+        self.erase_check.setToolTip("Mask/unmask toggle for one-button mice and tablets (X)")
+        self.erase_check.toggled.connect(lambda on: setattr(canvas, "erase_with_left", on))
+        form.addRow(self.erase_check)
+        self.brush_spin = QSpinBox()
+        self.brush_spin.setRange(1, 9)
+        self.brush_spin.setSuffix(" patches")
+        self.brush_spin.setToolTip("Brush size in patches ([ and ])")
+        self.brush_spin.valueChanged.connect(lambda v: setattr(canvas, "brush_size", v))
+        form.addRow("Brush", self.brush_spin)
+        self.shape_combo = QComboBox()
+        self.shape_combo.addItems(["square", "round"])
+        self.shape_combo.currentTextChanged.connect(lambda s: setattr(canvas, "brush_shape", s))
+        form.addRow("Shape", self.shape_combo)
+        self.gen_combo = QComboBox()
+        self.gen_combo.addItems(list(masks_mod.MASK_MODES))
+        self.gen_combo.setToolTip("Mask generator")
+        self.gen_combo.currentTextChanged.connect(lambda m: editor.set_generator(mode=m))
+        form.addRow("Generator", self.gen_combo)
+        self.ratio_slider = QSlider(Qt.Orientation.Horizontal)
+        self.ratio_slider.setRange(0, 100)
+        self.ratio_label = QLabel()
+        self.ratio_slider.valueChanged.connect(lambda v: editor.set_generator(ratio=v / 100.0))
+        row = QHBoxLayout()
+        row.addWidget(self.ratio_slider)
+        row.addWidget(self.ratio_label)
+        form.addRow("Ratio", row)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.valueChanged.connect(lambda v: editor.set_generator(seed=v))
+        form.addRow("Seed", self.seed_spin)
+        buttons = QHBoxLayout()
+        for text, fn, tip in (
+            ("Generate", editor.generate, "Replace the mask with the generator's"),
+            ("New seed", editor.new_seed, "Next seed, and generate (N)"),
+        ):
+            buttons.addWidget(self._button(text, fn, tip))
+        form.addRow(buttons)
+        ops = QHBoxLayout()
+        for text, fn, key in (
+            ("Invert", editor.invert, "I"),
+            ("Clear", editor.clear, "C"),
+            ("All", editor.mask_all, "A"),
+        ):
+            ops.addWidget(self._button(text, fn, f"{text} ({key})"))
+        form.addRow(ops)
+        self.count_label = QLabel("")
+        form.addRow(self.count_label)
+        editor.generator_changed.connect(self._on_generator_changed)
+        for event in (editor.mask_changed, editor.image_changed, editor.model_changed):
+            event.connect(self._on_mask_changed)
+        self._on_generator_changed()
+        self._on_mask_changed()
+
+    @staticmethod
+    def _button(text: str, fn, tip: str) -> QPushButton:
+        b = QPushButton(text)
+        b.setToolTip(tip)
+        b.clicked.connect(lambda _checked=False: fn())
+        return b
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.tool = tool
+        if self.tool_combo.currentText() != tool:
+            self.tool_combo.setCurrentText(tool)
+
+    def _on_generator_changed(self) -> None:
+        g = self.editor.generator
+        with quiet(self.gen_combo, self.ratio_slider, self.seed_spin):
+            self.gen_combo.setCurrentText(g.mode)
+            self.ratio_slider.setValue(round(g.ratio * 100))
+            self.seed_spin.setValue(g.seed)
+        self.ratio_label.setText(f"{round(g.ratio * 100)}%")
+
+    def _on_mask_changed(self) -> None:
+        self.count_label.setText(masks_mod.describe(self.editor.mask))

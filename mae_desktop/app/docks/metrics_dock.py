@@ -1,0 +1,31 @@
+"""The Metrics dock: the numbers of the result on screen (shared with the CLI's
+metrics.json) and the notes that came with it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ...core.live import Shown
+from ...engine.metrics import format_metrics, reconstruction_metrics
+
+
+class MetricsDock(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.label = QLabel("No result yet")
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.label)
+        lay.addStretch(1)
+
+    def show_result(self, shown: Shown) -> None:
+        analysis = shown.outcome.analysis
+        lines = []
+        if analysis.reconstruction is not None:
+            metrics = reconstruction_metrics(analysis.reconstruction, shown.request.mask)
+            first, *rest = format_metrics(metrics)
+            lines = [f"<b>{first}</b>", *rest]
+        lines += [f"<i>{n}</i>" for n in analysis.notes]
+        self.label.setText("<br>".join(lines))

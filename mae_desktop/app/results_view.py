@@ -1,0 +1,111 @@
+"""Where a result becomes pixels: the analysis on screen drawn into the result panels, the
+Heads view and the error histogram. GUI thread only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..core.editor import EditorState
+from ..core.live import Shown
+from ..engine.reconstruction import Reconstruction, masked_view
+from .docks.analysis_dock import AnalysisDock
+from .docks.heads_dock import HeadsView
+from .panels import ResultPanels
+
+
+class ResultsView:
+    """Draws `Shown` analyses; redraws the attention panel when a view option changes."""
+
+    def __init__(
+        self,
+        editor: EditorState,
+        panels: ResultPanels,
+        heads: HeadsView,
+        analysis: AnalysisDock,
+        heads_visible: Callable[[], bool],
+        analysis_visible: Callable[[], bool],
+    ) -> None:
+        self.editor, self.panels, self.heads, self.analysis = editor, panels, heads, analysis
+        self._heads_visible, self._analysis_visible = heads_visible, analysis_visible
+        self.shown: Shown | None = None
+        editor.options_changed.connect(lambda _names: self.draw_attention())
+
+    def draw(self, shown: Shown) -> None:
+        """Every panel from one result (image, mask and numbers all of the same request)."""
+        self.shown = shown
+        request, analysis = shown.request, shown.outcome.analysis
+        patch = self.editor.patch_size
+        self.panels.show_image("masked", masked_view(request.image, request.mask, patch))
+        rec = analysis.reconstruction
+        if rec is not None:
+            shown_rec, composite = rec.viewable()
+            tag = (
+                " (uses ground truth)"
+                if rec.uses_ground_truth
+                else (" (estimate)" if rec.is_estimate else "")
+            )
+            self.panels.set_title("reconstruction", f"Reconstruction{tag}")
+            self.panels.set_title("composite", f"Composite{tag}")
+            self.panels.show_image("reconstruction", shown_rec)
+            self.panels.show_image("composite", composite)
+            self.panels.show_heatmap("error", rec.patch_error, patch, "inferno")
+        else:
+            for name in ("reconstruction", "composite", "error"):
+                self.panels.clear(name)
+        self._draw_compare(shown.outcome.compare)
+        self.draw_extras()
+
+    def draw_extras(self) -> None:
+        """The attention panel and what only visible docks show (hidden ones cost nothing)."""
+        self.draw_attention()
+        if self.shown is None:
+            return
+        rec = self.shown.outcome.analysis.reconstruction
+        if rec is not None and self._analysis_visible():
+            self.analysis.show_histogram(rec.patch_error, self.shown.request.mask)
+
+    def _draw_compare(self, other: Reconstruction | str | None) -> None:
+        if other is None:
+            self.panels.clear("compare")
+            return
+        name = Path((self.editor.compare or {}).get("path", "")).name
+        if isinstance(other, str):
+            self.panels.clear("compare")
+            self.panels.set_title("compare", f"Compare {name}: {other[:60]}")
+            return
+        psnr = "n/a" if other.masked_psnr is None else f"{other.masked_psnr:.2f} dB"
+        self.panels.set_title("compare", f"Compare {name}: composite, {psnr}")
+        self.panels.show_image("compare", other.composite)
+
+    def draw_attention(self) -> None:
+        """The attention panel from the result on screen and the current view options."""
+        shown = self.shown
+        att = shown.outcome.analysis.attention if shown else None
+        if att is None:
+            self.panels.clear("attention")
+            note = "; ".join(shown.outcome.analysis.notes) if shown else ""
+            self.panels.set_title("attention", "Attention: " + (note[:60] or "none"))
+            return
+        opts = self.editor.attention
+        layers, heads = att.maps.shape[:2]
+        layer = layers - 1 if opts.layer < 0 else min(opts.layer, layers - 1)
+        if opts.rollout and att.rollout is not None:
+            values, what = att.rollout, "rollout"
+        else:
+            head = opts.head if isinstance(opts.head, str) or opts.head < heads else "mean"
+            values = att.reduce(head)[layer]
+            label = head if isinstance(head, str) else f"head {head}"
+            what = f"{att.part} layer {layer + 1}, {label}"
+        if self._heads_visible():
+            self.heads.show_heads(att.maps[layer], self.editor.patch_size, opts.colormap)
+        query = att.query if isinstance(att.query, str) else f"patch {att.query}"
+        self.panels.set_title("attention", f"Attention: {what}, {query}")
+        self.panels.show_heatmap(
+            "attention",
+            values,
+            self.editor.patch_size,
+            opts.colormap,
+            base=shown.request.image,
+            opacity=opts.opacity,
+        )

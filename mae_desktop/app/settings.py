@@ -1,0 +1,57 @@
+"""What the window remembers between runs (QSettings): layout, docks, brush, colormap,
+device and precision, the last files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings
+
+from ..engine.device import available_devices, resolve_device, supported_dtypes
+from ..engine.errors import MAEError
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def restore(win: MainWindow) -> None:
+    s = win.settings
+    if geometry := s.value("window/geometry"):
+        win.restoreGeometry(geometry)
+    if state := s.value("window/state"):
+        win.restoreState(state)
+    if splitter := s.value("window/splitter"):
+        win.splitter.restoreState(splitter)
+    win.mask_dock.brush_spin.setValue(int(s.value("brush/size", 1)))
+    win.mask_dock.shape_combo.setCurrentText(str(s.value("brush/shape", "square")))
+    win.editor.set_attention(colormap=str(s.value("view/colormap", "inferno")))
+
+
+def save(win: MainWindow) -> None:
+    s, editor = win.settings, win.editor
+    s.setValue("window/geometry", win.saveGeometry())
+    s.setValue("window/state", win.saveState())
+    s.setValue("window/splitter", win.splitter.saveState())
+    s.setValue("brush/size", win.mask_dock.brush_spin.value())
+    s.setValue("brush/shape", win.mask_dock.shape_combo.currentText())
+    s.setValue("view/colormap", editor.attention.colormap)
+    if editor.model:
+        s.setValue("model/device", editor.device_choice)
+        s.setValue("model/dtype", editor.model["dtype"])
+        s.setValue("last/checkpoint", editor.model["path"])
+    if editor.image_path:
+        s.setValue("last/image", editor.image_path)
+    s.sync()
+
+
+def saved_device(settings: QSettings) -> tuple[str, str]:
+    """The device and precision chosen last time, if this machine still has them."""
+    device = str(settings.value("model/device", "auto"))
+    dtype = str(settings.value("model/dtype", "fp32"))
+    if device not in ("auto", *available_devices()):
+        return "auto", "fp32"
+    try:
+        resolved = resolve_device(device)
+    except MAEError:
+        return "auto", "fp32"
+    return device, dtype if dtype in supported_dtypes(resolved) else "fp32"
