@@ -3,9 +3,11 @@
 Synthetic mouse strokes at 60 Hz go to the canvas of the real window, as a user paints:
 
 - painting: `--strokes` strokes of `--events` events each (60 events = 1 s), alternating
-  mask (on a cleared mask) and unmask (on a full one); every event moves the brush to a
-  new patch, so every event is an edit (the most a user can ask); after each stroke, a
-  pause once its exact result is drawn;
+  mask and unmask; every event moves the brush to a new patch in the opposite state, so
+  every event is an edit (the most a user can ask). Before a stroke its patches are set
+  to the opposite state and the others are masked at random at 75%, so a stroke sweeps
+  the mask ratio between about 52% and 83% (the usual regime). After each stroke, a pause
+  once its exact result is drawn;
 - the same strokes again while a 10-seed PSNR-vs-ratio sweep runs on the worker;
 - a child process that opens the window, starts a sweep and closes the window mid-sweep.
 
@@ -46,6 +48,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from mae_desktop.app.main_window import MainWindow  # noqa: E402
 from mae_desktop.app.run import make_app, start_window  # noqa: E402
 from mae_desktop.core.requests import DONE, Analyse  # noqa: E402
+from mae_desktop.engine import masks  # noqa: E402
 
 TICK_MS = 16  # about 60 Hz
 
@@ -117,7 +120,7 @@ def wait(ms: int) -> None:
 def settle(win: MainWindow) -> None:
     """Until the newest analysis has come back (a sweep may go on)."""
     while win.live.waiting("analyse"):
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+        wait(5)  # an event loop, not a spin: the worker must not starve for the GIL
 
 
 def run_strokes(win: MainWindow, rec: Recorder, strokes) -> dict[str, list[float]]:
@@ -144,12 +147,13 @@ def run_strokes(win: MainWindow, rec: Recorder, strokes) -> dict[str, list[float
         )
         QApplication.sendEvent(vp, event)
 
+    patch = win.editor.patch_size
     for s, points in enumerate(strokes):
         button = Qt.MouseButton.LeftButton if s % 2 == 0 else Qt.MouseButton.RightButton
-        if button == Qt.MouseButton.LeftButton:
-            win.editor.clear()
-        else:
-            win.editor.mask_all()
+        start = masks.random_mask(win.editor.grid, 0.75, seed=100 + s)
+        for x, y in points:
+            start[int(y // patch), int(x // patch)] = button != Qt.MouseButton.LeftButton
+        win.editor.set_mask(start)
         settle(win)
         state = {"i": 0}
         done = QEventLoop()
@@ -180,7 +184,7 @@ def run_strokes(win: MainWindow, rec: Recorder, strokes) -> dict[str, list[float
         while time.perf_counter() < deadline:
             if rec.draws and rec.draws[-1][0] > released and (rec.draws[-1][2] == final).all():
                 break
-            QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            wait(2)
         rec.probing = False
         settles.append((rec.draws[-1][0] - released) * 1000.0)
         settle(win)

@@ -37,7 +37,7 @@ def heatmap_rgba(
 ) -> np.ndarray:
     """Per-patch values (gh, gw) -> RGBA uint8 (gh*patch, gw*patch, 4) with pyqtgraph's
     colormap; NaN cells (absent) are grey with a diagonal hatch, never a colour of the map."""
-    lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
+    lut = _lut(cmap)
     t, finite = unit_range(values)
     rgb = lut[np.round(t * 255).astype(np.int64)]
     rgba = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
@@ -47,6 +47,14 @@ def heatmap_rgba(
         stripes = _diagonals(big.shape[:2]) & upsample_grid(~finite, patch)
         big[stripes] = (40, 40, 48, 255)
     return big
+
+
+@functools.lru_cache(maxsize=16)
+def _lut(cmap: str) -> np.ndarray:
+    """pyqtgraph's colormap as a uint8 (256, 3) table (cached: drawn per result)."""
+    lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
+    lut.setflags(write=False)
+    return lut
 
 
 @functools.lru_cache(maxsize=8)

@@ -100,8 +100,8 @@ class ResultPanels(QWidget):
         self.titles[name].setToolTip(text)
 
     def show_image(self, name: str, image: np.ndarray) -> None:
-        """image float (H, W, 3) in [0, 1] (clipped for display)."""
-        data = to_uint8(image)
+        """image float (H, W, 3) in [0, 1] (clipped for display), or uint8 (H, W, 3)."""
+        data = image if image.dtype == np.uint8 else to_uint8(image)
         self.data[name] = data
         self.items[name].setImage(data, levels=(0, 255))
 
@@ -114,13 +114,14 @@ class ResultPanels(QWidget):
         base: np.ndarray | None = None,
         opacity: float = 1.0,
     ) -> None:
-        """Per-patch values (gh, gw) as a colormapped image; over `base` when given."""
+        """Per-patch values (gh, gw) as a colormapped image; over `base` (float in [0, 1] or
+        uint8, (H, W, 3)) when given."""
         rgba = heatmap_rgba(values, patch, cmap)
         if base is None:
             self.data[name] = rgba[..., :3]
             self.items[name].setImage(rgba, levels=(0, 255))
             return
-        base8 = to_uint8(base)
+        base8 = base if base.dtype == np.uint8 else to_uint8(base)
         self.items[name].setImage(base8, levels=(0, 255))
         overlay = self.overlays[name]
         overlay.setImage(rgba, levels=(0, 255))

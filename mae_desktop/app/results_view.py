@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..core.editor import EditorState
 from ..core.live import Shown
-from ..engine.reconstruction import Reconstruction, masked_view
+from ..engine.patches import upsample_grid
+from ..engine.reconstruction import Reconstruction
 from .docks.analysis_dock import AnalysisDock
 from .docks.heads_dock import HeadsView
+from .imaging import to_uint8
 from .panels import ResultPanels
+
+MASK_GREY = 128  # engine.reconstruction.masked_view's 0.5 fill, in uint8
 
 
 class ResultsView:
@@ -29,14 +35,24 @@ class ResultsView:
         self.editor, self.panels, self.heads, self.analysis = editor, panels, heads, analysis
         self._heads_visible, self._analysis_visible = heads_visible, analysis_visible
         self.shown: Shown | None = None
+        self._base: tuple[int, np.ndarray] | None = None  # (image_id, the image as uint8)
         editor.options_changed.connect(lambda _names: self.draw_attention())
+
+    def base8(self, shown: Shown) -> np.ndarray:
+        """The request's image as uint8 (H, W, 3), converted once per image."""
+        request = shown.request
+        if self._base is None or self._base[0] != request.image_id:
+            self._base = (request.image_id, to_uint8(request.image))
+        return self._base[1]
 
     def draw(self, shown: Shown) -> None:
         """Every panel from one result (image, mask and numbers all of the same request)."""
         self.shown = shown
         request, analysis = shown.request, shown.outcome.analysis
         patch = self.editor.patch_size
-        self.panels.show_image("masked", masked_view(request.image, request.mask, patch))
+        masked = self.base8(shown).copy()  # masked patches mid-grey, as masked_view does
+        masked[upsample_grid(request.mask, patch)] = MASK_GREY
+        self.panels.show_image("masked", masked)
         rec = analysis.reconstruction
         if rec is not None:
             shown_rec, composite = rec.viewable()
@@ -106,6 +122,6 @@ class ResultsView:
             values,
             self.editor.patch_size,
             opts.colormap,
-            base=shown.request.image,
+            base=self.base8(shown),
             opacity=opts.opacity,
         )

@@ -71,9 +71,10 @@ class EditorState:
 
     Events (each says what happened; handlers run on the emitting, GUI, thread):
     image_changed() a new or refitted image (the grid and the mask may have changed too);
-    mask_changed() a mask edit; history_changed() an undo step recorded (the mask as it
-    was); generator_changed(); options_changed(names: frozenset[str]) display or attention
-    options; model_changed() the main model (the image, grid and mask may have changed too);
+    mask_changed() a mask edit; history_changed() an undo step recorded;
+    stroke_finished() the mouse was released; generator_changed();
+    options_changed(names: frozenset[str]) display or attention options;
+    model_changed() the main model (the image, grid and mask may have changed too);
     compare_changed() the comparison model.
     """
 
@@ -81,6 +82,7 @@ class EditorState:
         self.image_changed = Event("image_changed")
         self.mask_changed = Event("mask_changed")
         self.history_changed = Event("history_changed")
+        self.stroke_finished = Event("stroke_finished")
         self.generator_changed = Event("generator_changed")
         self.options_changed = Event("options_changed")
         self.model_changed = Event("model_changed")
@@ -182,11 +184,17 @@ class EditorState:
         new[cells] = value
         self.set_mask(new, record=False)
 
+    @property
+    def stroking(self) -> bool:
+        """A brush or rectangle stroke is in progress."""
+        return self._stroke_base is not None
+
     def end_stroke(self) -> None:
         """The whole stroke becomes one undo step."""
         self._stroke_base = None
         if self.history.push(self._mask):
             self.history_changed.emit()
+        self.stroke_finished.emit()
 
     def undo(self) -> None:
         mask = self.history.undo()

@@ -4,12 +4,18 @@
 - Queries keep newest-wins per kind: a query waiting to start is replaced by a newer one of
   its kind, without running. Analyses go before other queries.
 - Long queries (sweeps) run one forward pass per step. Between steps the lane serves
-  commands and newer analyses first; a newer query of the same kind, `cancel(kind)`, or a
-  change of model stops the job (it reports `cancelled`).
+  commands and newer analyses first; within a step, between two transformer blocks, it
+  runs a waiting analysis at once (the pass resumes after it). A newer query of the same
+  kind, `cancel(kind)`, or a change of model stops the job at the next block boundary (it
+  reports `cancelled`).
+- `hurry(kind)`: the waiting query of `kind` is the one the user waits for (a stroke just
+  ended): a running pass of the same kind, made for an older state, stops at its next
+  block boundary instead of finishing (while painting, passes finish and are drawn).
 - `deliver(item)` is called on the worker thread with every Result and Progress; the app's
   Qt bridge hands them to the GUI thread. Nothing is delivered after `close()`.
-- `close()` drops what is waiting and returns when the running step (one forward pass, or
-  one command) ends. The thread is not a daemon: the interpreter never exits under it.
+- `close()` drops what is waiting and returns when the running block (or command) ends:
+  forward passes stop at their next block boundary. The thread is not a daemon: the
+  interpreter never exits under it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 
 from ..engine.errors import MAEError
 from .requests import CANCELLED, DONE, ERROR, SKIPPED, Progress, Request, Result
-from .worker import Skip, Worker
+from .worker import Interrupted, Skip, Worker
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Result | Progress], None]
@@ -69,6 +75,10 @@ class Lane:
         # cancelled jobs (closed by the worker) and dropped requests, to report as cancelled
         self._cancelled: list[tuple[_Job | tuple[int, Request], str]] = []
         self._stop = False
+        self._stepping: _Job | None = None  # the long job whose pass is running
+        self._nested = False  # an analysis runs inside that pass
+        self._running: Request | None = None  # the query whose pass is running
+        self._hurry: str | None = None  # the kind whose waiting query must not wait
         self._ids = itertools.count(1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
         self._thread.start()
@@ -102,14 +112,28 @@ class Lane:
             self._cond.notify()
         return waiting is not None or running
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Stop: drop everything waiting, let the running step finish, join the thread.
-        True when the thread has ended (always, without a timeout)."""
+    def hurry(self, kind: str) -> bool:
+        """Let the waiting query of `kind` go first: a running pass of that kind stops at
+        its next block boundary (reported as cancelled). False when none is waiting."""
+        with self._cond:
+            if kind not in self._queries:
+                return False
+            self._hurry = kind
+        return True
+
+    def stop(self) -> None:
+        """Ask the worker to stop (returns at once): everything waiting is dropped, the
+        running pass stops at its next block boundary, nothing more is delivered."""
         with self._cond:
             self._stop = True
             self._commands.clear()
             self._queries.clear()
             self._cond.notify_all()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """stop(), then wait for the worker thread to end. True when it has ended (always,
+        without a timeout)."""
+        self.stop()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -132,6 +156,11 @@ class Lane:
     # -- the worker thread ---------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            start = getattr(self.worker, "start", None)
+            if start is not None:
+                start()
+            if hasattr(self.worker, "pause_point"):
+                self.worker.pause_point = self._pause_point
             while True:
                 with self._cond:
                     while not (
@@ -168,9 +197,9 @@ class Lane:
         if self._commands:
             return self._commands.popleft()
         if "analyse" in self._queries:
-            return self._queries.pop("analyse")
+            return self._take_query("analyse")
         if self._queries:
-            return self._queries.pop(next(iter(self._queries)))
+            return self._take_query(next(iter(self._queries)))
         if self._jobs:
             kind = next(iter(self._jobs))
             job = self._jobs.pop(kind)
@@ -178,13 +207,22 @@ class Lane:
             return job
         return None
 
+    def _take_query(self, kind: str) -> tuple[int, Request]:
+        """(lock held) The waiting query of `kind`; a hurry for it is now answered."""
+        if self._hurry == kind:
+            self._hurry = None
+        return self._queries.pop(kind)
+
     def _start(self, rid: int, request: Request) -> None:
         t0 = time.perf_counter()
+        outer, self._running = self._running, request
         try:
             out = self.worker.execute(request)
         except Exception as exc:  # reported to the user; the lane lives on
             self._emit(self._failure(rid, request, exc, t0))
             return
+        finally:
+            self._running = outer
         if isinstance(out, Generator):
             job = _Job(rid, request, out, t0)
             with self._cond:
@@ -207,20 +245,52 @@ class Lane:
             if mine:
                 self._close_job(job, reason)
             return
-        item: Result | Progress
+        item: Result | Progress | None
+        self._stepping = job
         try:
             done, total = next(job.steps)
             item = Progress(job.id, job.request, done, total)
         except StopIteration as stop:
             item = Result(job.id, job.request, DONE, stop.value, time.perf_counter() - job.started)
+        except Interrupted:
+            item = None  # cancelled (reported by the canceller) or closing
         except Exception as exc:
             item = self._failure(job.id, job.request, exc, job.started)
+        finally:
+            self._stepping = None
         with self._cond:
             mine = self._jobs.get(job.request.kind) is job
             if mine and isinstance(item, Result):
                 del self._jobs[job.request.kind]
-        if mine:  # else it was cancelled meanwhile, and reports that instead
+        if mine and item is not None:  # else it was cancelled meanwhile, and says so
             self._emit(item)
+
+    def _pause_point(self) -> None:
+        """Between two blocks of a forward pass (worker thread). Stops the pass when the
+        lane closes, when its long job was cancelled, or when it is a query's pass and a
+        newer query of its kind was hurried; in a long job's pass, runs a waiting analysis
+        now (the long pass resumes after it)."""
+        if self._stop:
+            raise Interrupted("the lane is closing")
+        job = self._stepping
+        if job is None or self._nested:  # a query's own pass: hurried away?
+            running = self._running
+            with self._cond:
+                kind = self._hurry
+                if running is not None and kind == running.kind and kind in self._queries:
+                    self._hurry = None
+                    raise Interrupted("a newer request is waited for")
+            return
+        with self._cond:
+            if self._jobs.get(job.request.kind) is not job:
+                raise Interrupted("cancelled")
+            urgent = self._take_query("analyse") if "analyse" in self._queries else None
+        if urgent is not None:
+            self._nested = True
+            try:
+                self._start(*urgent)
+            finally:
+                self._nested = False
 
     def _close_job(self, job: _Job | tuple[int, Request], reason: str) -> None:
         if isinstance(job, _Job):
@@ -232,6 +302,8 @@ class Lane:
 
     def _failure(self, rid: int, request: Request, exc: Exception, t0: float) -> Result:
         seconds = time.perf_counter() - t0
+        if isinstance(exc, Interrupted):
+            return Result(rid, request, CANCELLED, message=str(exc), seconds=seconds)
         if isinstance(exc, Skip):
             return Result(rid, request, SKIPPED, message=str(exc), seconds=seconds)
         if isinstance(exc, MAEError):

@@ -3,7 +3,8 @@
 Runs on the GUI thread (Qt-free: the app hands `handle` the items its bridge carries from
 the worker; a test can call it from any one thread). The rules:
 
-- every edit asks for an analysis; the lane keeps only the newest waiting one;
+- every edit asks for an analysis; the lane keeps only the newest waiting one; when a
+  stroke ends, its last request goes first (a running pass for an older mask stops);
 - progressive, never backwards: a finished analysis newer than the one on screen is shown
   at once (`catching_up` while a still newer request is pending), an older one never; one
   made for another image or model is not shown;
@@ -81,6 +82,9 @@ class LiveController:
         editor.model_changed.connect(self.request_analysis)
         editor.compare_changed.connect(self.request_analysis)
         editor.options_changed.connect(self._on_options_changed)
+        # the stroke's last edit is what the user now waits for: it need not wait for a
+        # pass made for an older mask of the stroke
+        editor.stroke_finished.connect(lambda: self.lane.hurry("analyse"))
 
     # -- asking --------------------------------------------------------------------------------
     def _submit(self, request: Request) -> int:

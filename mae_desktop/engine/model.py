@@ -8,6 +8,8 @@ quarter of the embedding work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -99,6 +101,9 @@ class MAEModel(nn.Module):
     def __init__(self, cfg: MAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        # Called after every encoder and decoder block when set: a cooperative pause point
+        # (the app's worker serves an urgent request there, or stops a long job).
+        self.between_blocks: Callable[[], None] | None = None
         n = cfg.num_patches
         c = 1 if cfg.use_cls_token else 0
         d = cfg.embed_dim
@@ -164,6 +169,8 @@ class MAEModel(nn.Module):
             x, w = blk(x, need_weights)
             if w is not None:
                 weights.append(w)
+            if self.between_blocks is not None:
+                self.between_blocks()
         return self.norm(x), weights
 
     # -- decoder -------------------------------------------------------------------------
@@ -199,6 +206,8 @@ class MAEModel(nn.Module):
             full, w = blk(full, need_weights)
             if w is not None:
                 weights.append(w)
+            if self.between_blocks is not None:
+                self.between_blocks()
         pred = self.decoder_pred(self.decoder_norm(full))
         return pred[:, c:], weights
 

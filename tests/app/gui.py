@@ -17,17 +17,27 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_main(*args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """`python main.py ARGS` offscreen, from the repository root."""
+def start_main(*args, env: dict | None = None) -> subprocess.Popen:
+    """Start `python main.py ARGS` offscreen, from the repository root."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})}
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "main.py", *map(str, args)],
         cwd=ROOT,
         env={k: v for k, v in env.items() if v is not None},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
     )
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> subprocess.CompletedProcess:
+    out, err = proc.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_main(*args, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` offscreen, from the repository root, to the end."""
+    return finish(start_main(*args, env=env), timeout)
 
 
 def widget_pos(win, x: float, y: float):
@@ -66,11 +76,13 @@ class Gate:
     def __init__(self, session) -> None:
         self.real = session.analyse
         self.sem = threading.Semaphore(0)
+        self.calls = 0
         self.finished = 0
         self._started: queue.Queue = queue.Queue()
         session.analyse = self
 
     def __call__(self, image, mask, *args, **kwargs):
+        self.calls += 1
         self._started.put(mask.copy())
         assert self.sem.acquire(timeout=20)
         out = self.real(image, mask, *args, **kwargs)

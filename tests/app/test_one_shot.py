@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tests.app.gui import run_main
+from tests.app.gui import finish, run_main, start_main
 
 
 def test_screenshot_shows_the_window_with_results(tmp_path, hf_pair):
@@ -38,8 +38,9 @@ def test_one_shot_modes_fail_fast_on_missing_or_bad_files(tmp_path, hf_pair):
         (("--image", tmp_path / "nosuch.png", "--self-test"), "nosuch.png"),
         (("--checkpoint", tmp_path / "nosuch", "--self-test"), "nosuch"),
     ]
-    for args, name in cases:
-        result = run_main(*args, timeout=60)
+    running = [(start_main(*args), args, name) for args, name in cases]  # side by side
+    for proc, args, name in running:
+        result = finish(proc, timeout=90)
         assert result.returncode == 1, (args, result.stderr)
         lines = [ln for ln in result.stderr.splitlines() if "propagateSizeHints" not in ln]
         assert len(lines) == 1 and name in lines[0], (args, result.stderr)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from mae_desktop.engine import masks
+from mae_desktop.engine.reconstruction import masked_view
 from tests.app.conftest import settle
 from tests.app.gui import Gate, drag
 
@@ -24,6 +25,9 @@ def test_startup_shows_every_panel(window):
     assert window.editor.mask.shape == (4, 4)
     for name in ("masked", "reconstruction", "composite", "error", "attention"):
         assert window.panels.data[name].shape[:2] == (64, 64)
+    e = window.editor
+    masked = np.round(masked_view(e.image, e.mask, e.patch_size) * 255)
+    assert (window.panels.data["masked"] == masked).all()
     assert "masked" in window.mask_dock.count_label.text()
     assert "cpu · fp32" in window.status.model_label.text()
     assert "vitmae" in window.windowTitle() and "photo.png" in window.windowTitle()
@@ -110,7 +114,7 @@ def test_query_patch_pick(qtbot, window):
     assert window.editor.mask.sum() == 0  # picking does not paint
 
 
-def test_closing_during_a_pass_waits_for_it_and_nothing_more(qtbot, window):
+def test_closing_during_a_pass_stops_it_and_runs_nothing_more(qtbot, window):
     gate = Gate(window.live.lane.worker.session)
     lane = window.live.lane
     closing = threading.Event()
@@ -128,8 +132,8 @@ def test_closing_during_a_pass_waits_for_it_and_nothing_more(qtbot, window):
     window.editor.invert()
     gate.started()  # a pass is running
     window.editor.clear()  # and one waits
-    window.close()  # returns once the running pass has ended
+    window.close()  # returns once the running pass has stopped (at its next block)
     releaser.join(20)
-    assert not lane.alive and gate.finished == 1  # the waiting one never ran
+    assert not lane.alive and gate.calls == 1  # the waiting one never ran
     QApplication.processEvents()  # anything queued would be drawn now: nothing is
     assert drawn == []

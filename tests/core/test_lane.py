@@ -38,6 +38,16 @@ class Long(Request):
     steps: int = 3
 
 
+@dataclass(frozen=True)
+class Blocks(Request):
+    """A long job whose passes have a pause point between two halves ('x.i<' and 'x.i>')."""
+
+    kind: ClassVar[str] = "sweep"
+    long: ClassVar[bool] = True
+    name: str = ""
+    steps: int = 2
+
+
 class FakeWorker:
     """Records what ran, in order; `gate(name)` holds a request (or a long job's step) until
     released; names starting with 'bad' raise MAEError, 'skip' raises Skip, 'bug' a bug."""
@@ -48,6 +58,7 @@ class FakeWorker:
         self.entered: dict[str, threading.Event] = {}
         self.closed = threading.Event()
         self.generation = 0
+        self.pause_point = None  # set by the lane
 
     def gate(self, name: str) -> threading.Event:
         self.gates[name] = threading.Event()
@@ -64,6 +75,8 @@ class FakeWorker:
         name = request.name
         if isinstance(request, Long):
             return self._long(request)
+        if isinstance(request, Blocks):
+            return self._blocks(request)
         if name.startswith("bad"):
             raise MAEError(f"{name} is broken")
         if name.startswith("skip"):
@@ -78,6 +91,14 @@ class FakeWorker:
             self._pass(f"{request.name}.{i}")
             yield i + 1, request.steps
         return f"{request.name} finished"
+
+    def _blocks(self, request: Blocks) -> Generator[tuple[int, int], None, str]:
+        for i in range(request.steps):
+            self._pass(f"{request.name}.{i}<")
+            self.pause_point()
+            self._pass(f"{request.name}.{i}>")
+            yield i + 1, request.steps
+        return "blocks finished"
 
     def stale(self, request: Request) -> str | None:
         return "the model changed" if request.name.endswith("!") else None
@@ -225,13 +246,10 @@ def test_close_waits_for_the_running_pass_only_and_delivers_nothing_after(h):
     assert h.worker.entered["s.0"].wait(10)
     for i in range(5):
         h.lane.submit(Cmd(name=f"c{i}"))
-    closer = threading.Thread(target=h.lane.close)
-    closer.start()
-    closer.join(0.2)
-    assert closer.is_alive()  # close() waits for the running pass...
-    gate.set()  # the running pass ends...
-    closer.join(10)
-    assert not closer.is_alive() and not h.lane.alive  # ...and so does the thread
+    h.lane.stop()
+    assert not h.lane.close(timeout=0.2)  # close() waits for the running pass...
+    gate.set()  # ...which ends...
+    assert h.lane.close(timeout=10) and not h.lane.alive  # ...and so does the thread
     assert h.worker.ran == ["s.0"] and h.worker.closed.is_set()
     assert h.items.empty()
     with pytest.raises(RuntimeError):
@@ -240,3 +258,68 @@ def test_close_waits_for_the_running_pass_only_and_delivers_nothing_after(h):
 
 def test_the_worker_thread_is_not_a_daemon(h):
     assert not h.lane._thread.daemon
+
+
+def test_an_analysis_waiting_during_a_long_pass_runs_at_its_next_pause_point(h):
+    first_half = h.worker.gate("b.0<")
+    job = h.lane.submit(Blocks(name="b"))
+    assert h.worker.entered["b.0<"].wait(10)
+    ask = h.lane.submit(Ask(name="q"))
+    first_half.set()
+    h.until_result(ask)
+    result, _ = h.until_result(job)
+    assert h.worker.ran == ["b.0<", "q", "b.0>", "b.1<", "b.1>"]
+    assert result.status == DONE
+
+
+def test_cancel_stops_a_long_pass_at_its_next_pause_point(h):
+    first_half = h.worker.gate("b.0<")
+    job = h.lane.submit(Blocks(name="b"))
+    assert h.worker.entered["b.0<"].wait(10)
+    h.lane.cancel("sweep")
+    first_half.set()
+    result, before = h.until_result(job)
+    assert result.status == CANCELLED and before == []
+    assert h.worker.ran == ["b.0<"]  # the second half never ran
+
+
+def test_close_stops_a_pass_at_its_next_pause_point(h):
+    first_half = h.worker.gate("b.0<")
+    h.lane.submit(Blocks(name="b"))
+    assert h.worker.entered["b.0<"].wait(10)
+    h.lane.stop()
+    first_half.set()
+    assert h.lane.close(10)
+    assert h.worker.ran == ["b.0<"] and h.items.empty()
+
+
+@dataclass(frozen=True)
+class Halves(Request):
+    """A query whose pass has a pause point between two halves ('x<' and 'x>')."""
+
+    kind: ClassVar[str] = "analyse"
+    name: str = ""
+
+
+def test_hurry_stops_a_running_pass_for_the_waiting_query(h):
+    real = h.worker.execute
+
+    def execute(request):
+        if isinstance(request, Halves):
+            h.worker._pass(f"{request.name}<")
+            h.worker.pause_point()
+            h.worker._pass(f"{request.name}>")
+            return request.name
+        return real(request)
+
+    h.worker.execute = execute
+    first_half = h.worker.gate("old<")
+    old = h.lane.submit(Halves(name="old"))
+    assert h.worker.entered["old<"].wait(10)
+    new = h.lane.submit(Halves(name="new"))
+    assert h.lane.hurry("analyse") and not h.lane.hurry("sweep")
+    first_half.set()
+    r_old = h.until_result(old)[0]
+    r_new = h.until_result(new)[0]
+    assert r_old.status == CANCELLED and r_new.status == DONE
+    assert h.worker.ran == ["old<", "new<", "new>"]  # the old pass stopped half way
