@@ -83,6 +83,7 @@ class MaskCanvas(pg.GraphicsLayoutWidget):
         self._value = True
         self._anchor: tuple[int, int] | None = None
         self._last: tuple[int, int] | None = None
+        self._hover: tuple[int, int] | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setToolTip("Left drag: mask · right drag: unmask · wheel: zoom · middle drag: pan")
 
@@ -159,7 +160,9 @@ class MaskCanvas(pg.GraphicsLayoutWidget):
             self.stroke_finished.emit()
 
     def _on_mouse_moved(self, scene_pos) -> None:
-        pos = self.view.mapSceneToView(scene_pos)
-        cell = self.cell_at(pos)
+        cell = self.cell_at(self.view.mapSceneToView(scene_pos))
+        if cell == self._hover:  # most moves stay in a patch: nothing to redraw or say
+            return
+        self._hover = cell
         self._place(self.hover_item, cell)
         self.hovered.emit(*(cell if cell is not None else (-1, -1)))

@@ -22,13 +22,23 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def mask_overlay(mask: np.ndarray, patch: int, grid_lines: bool = True) -> np.ndarray:
-    """RGBA uint8 (H, W, 4): masked patches shaded, thin patch grid lines, the rest clear."""
-    h, w = mask.shape[0] * patch, mask.shape[1] * patch
-    out = np.zeros((h, w, 4), np.uint8)
-    if grid_lines:
+    """RGBA uint8 (H, W, 4): masked patches shaded, thin patch grid lines, the rest clear.
+    (Drawn on every edit while painting: a cached grid, and the mask written through a
+    (gh, gw, patch, patch) view instead of an upsampled boolean image.)"""
+    gh, gw = mask.shape
+    out = _grid_lines((gh, gw), patch, grid_lines).copy()
+    cells = out.reshape(gh, patch, gw, patch, 4).transpose(0, 2, 1, 3, 4)
+    cells[mask] = MASK_RGBA
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_lines(grid: tuple[int, int], patch: int, lines: bool) -> np.ndarray:
+    out = np.zeros((grid[0] * patch, grid[1] * patch, 4), np.uint8)
+    if lines:
         out[::patch, :] = GRID_RGBA
         out[:, ::patch] = GRID_RGBA
-    out[upsample_grid(mask, patch)] = MASK_RGBA
+    out.setflags(write=False)
     return out
 
 

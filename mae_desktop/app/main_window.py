@@ -33,7 +33,11 @@ from .panels import ResultPanels
 from .results_view import ResultsView
 from .status import StatusLine
 
-DRAW_INTERVAL_MS = 15  # results are drawn at most about 60 times a second
+# Results are drawn at most about 60 times a second, 30 while the user paints (the mask
+# overlay on the canvas follows every mouse event; the panels need not, and the GUI thread
+# keeps time for the mouse).
+DRAW_INTERVAL_MS = 15
+DRAW_INTERVAL_PAINTING_MS = 33
 
 
 class MainWindow(QMainWindow):
@@ -158,13 +162,14 @@ class MainWindow(QMainWindow):
         self.status.notice(f"Loaded {name}: {self.editor.model['architecture']}", 8000)
 
     def _on_analysis_shown(self, shown: Shown) -> None:
-        """Draw now, or (when the last draw was under DRAW_INTERVAL_MS ago) at the next
+        """Draw now, or (when the last draw was under the draw interval ago) at the next
         slot; a newer result replaces one waiting for its slot, so a fast model never makes
         the window draw more often than the screen refreshes."""
         self._pending = shown
         if self._draw_timer.isActive():
             return
-        wait_ms = DRAW_INTERVAL_MS - (time.perf_counter() - self._last_draw) * 1000.0
+        interval = DRAW_INTERVAL_PAINTING_MS if self.editor.stroking else DRAW_INTERVAL_MS
+        wait_ms = interval - (time.perf_counter() - self._last_draw) * 1000.0
         if wait_ms <= 0:
             self._draw_pending()
         else:
@@ -178,6 +183,14 @@ class MainWindow(QMainWindow):
         self.results.draw(shown)
         self.metrics.show_result(shown)
         self.status.show_result(shown)
+        # the attention panel and the docks in the next turn of the event loop: the window
+        # repaints in two shorter pieces, and mouse events get handled in between
+        QTimer.singleShot(0, lambda: self._draw_rest(shown))
+
+    def _draw_rest(self, shown: Shown) -> None:
+        if self._closed or self.results.shown is not shown:
+            return  # a newer result was drawn meanwhile: its own rest follows
+        self.results.draw_extras()
         self.analysis_drawn.emit(shown.id)
 
     def _show_query(self) -> None:

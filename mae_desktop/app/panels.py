@@ -130,8 +130,9 @@ class ResultPanels(QWidget):
         self.data[name] = blend.astype(np.uint8)
 
     def clear(self, name: str) -> None:
+        if self.data.pop(name, None) is None:
+            return  # already empty: no repaint
         self.items[name].clear()
-        self.data.pop(name, None)
         if name in self.overlays:
             self.overlays[name].clear()
 

@@ -46,7 +46,8 @@ class ResultsView:
         return self._base[1]
 
     def draw(self, shown: Shown) -> None:
-        """Every panel from one result (image, mask and numbers all of the same request)."""
+        """The image panels from one result (image, mask and numbers all of the same
+        request); `draw_extras` then does the attention panel and the visible docks."""
         self.shown = shown
         request, analysis = shown.request, shown.outcome.analysis
         patch = self.editor.patch_size
@@ -70,7 +71,6 @@ class ResultsView:
             for name in ("reconstruction", "composite", "error"):
                 self.panels.clear(name)
         self._draw_compare(shown.outcome.compare)
-        self.draw_extras()
 
     def draw_extras(self) -> None:
         """The attention panel and what only visible docks show (hidden ones cost nothing)."""

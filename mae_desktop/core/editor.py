@@ -319,6 +319,7 @@ class EditorState:
             mode=self.display_mode,
             part=self.attention.part,
             query=self.effective_query(),
+            interactive=self.stroking,
         )
 
     def sweep_request(self, seeds: int, ratios: tuple[float, ...] = SWEEP_RATIOS) -> Sweep | None:

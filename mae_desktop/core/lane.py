@@ -11,6 +11,8 @@
 - `hurry(kind)`: the waiting query of `kind` is the one the user waits for (a stroke just
   ended): a running pass of the same kind, made for an older state, stops at its next
   block boundary instead of finishing (while painting, passes finish and are drawn).
+- Threads: passes use every core, but one less while the user paints (an `interactive`
+  request came in the last GUI_BUSY_S and no stroke ended since), so the GUI keeps a core.
 - `deliver(item)` is called on the worker thread with every Result and Progress; the app's
   Qt bridge hands them to the GUI thread. Nothing is delivered after `close()`.
 - `close()` drops what is waiting and returns when the running block (or command) ends:
@@ -35,6 +37,7 @@ from .requests import CANCELLED, DONE, ERROR, SKIPPED, Progress, Request, Result
 from .worker import Interrupted, Skip, Worker
 
 log = logging.getLogger(__name__)
+GUI_BUSY_S = 0.5  # after an interactive request, passes leave a core to the GUI this long
 Deliver = Callable[[Result | Progress], None]
 _OPEN_LANES: weakref.WeakSet[Lane] = weakref.WeakSet()
 
@@ -79,6 +82,7 @@ class Lane:
         self._nested = False  # an analysis runs inside that pass
         self._running: Request | None = None  # the query whose pass is running
         self._hurry: str | None = None  # the kind whose waiting query must not wait
+        self._gui_busy_until = 0.0  # monotonic time: the user paints until then
         self._ids = itertools.count(1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
         self._thread.start()
@@ -92,6 +96,8 @@ class Lane:
             if self._stop:
                 raise RuntimeError("the lane is closed")
             rid = next(self._ids)
+            if getattr(request, "interactive", False):
+                self._gui_busy_until = time.monotonic() + GUI_BUSY_S
             if request.command:
                 self._commands.append((rid, request))
             else:
@@ -116,6 +122,7 @@ class Lane:
         """Let the waiting query of `kind` go first: a running pass of that kind stops at
         its next block boundary (reported as cancelled). False when none is waiting."""
         with self._cond:
+            self._gui_busy_until = 0.0  # the stroke ended: the GUI thread is idle again
             if kind not in self._queries:
                 return False
             self._hurry = kind
@@ -177,6 +184,7 @@ class Lane:
                     task = self._take()
                 for job, reason in cancelled:
                     self._close_job(job, reason)
+                self._fit_threads()
                 if isinstance(task, _Job):
                     self._step(task)
                 elif task is not None:
@@ -265,6 +273,11 @@ class Lane:
         if mine and item is not None:  # else it was cancelled meanwhile, and says so
             self._emit(item)
 
+    def _fit_threads(self) -> None:
+        fit = getattr(self.worker, "fit_threads", None)
+        if fit is not None:
+            fit(time.monotonic() < self._gui_busy_until)
+
     def _pause_point(self) -> None:
         """Between two blocks of a forward pass (worker thread). Stops the pass when the
         lane closes, when its long job was cancelled, or when it is a query's pass and a
@@ -272,6 +285,7 @@ class Lane:
         now (the long pass resumes after it)."""
         if self._stop:
             raise Interrupted("the lane is closing")
+        self._fit_threads()
         job = self._stepping
         if job is None or self._nested:  # a query's own pass: hurried away?
             running = self._running

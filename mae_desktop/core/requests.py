@@ -109,6 +109,7 @@ class Analyse(Request):
     mode: str = "auto"
     part: str = "encoder"
     query: Query = "cls"
+    interactive: bool = False  # made while the user paints (the GUI thread is busy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", frozen_array(self.image))

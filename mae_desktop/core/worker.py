@@ -7,7 +7,6 @@ mask built for the old model's grid never reaches the new model.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,13 +54,16 @@ class AnalysisOutcome:
     moved_info: dict[str, Any] | None = None
 
 
-def default_threads() -> int:
-    """Threads for the worker's forward passes: every core but one, which stays with the
-    GUI thread. With all cores busy in a parallel region, one GUI slice delays the whole
-    region (every thread waits for the slowest), so passes get slower and the window
-    stutters; measured on 2 cores: ViT-B 200 ms (2 threads, alone) vs 294 ms (2 threads
-    while painting) vs 286 ms (1 thread)."""
-    return max(1, (os.cpu_count() or 2) - 1)
+HEAVY_PASS_MS = 60.0  # passes at least this long get every core while the GUI is idle
+
+
+def busy_threads(idle: int) -> int:
+    """Threads for passes while the user paints: every core but one, which stays with the
+    GUI thread. With all cores in a parallel region, each slice the GUI takes delays the
+    whole region (every thread waits for the slowest): passes get slower and the window
+    stutters. Measured on 2 cores, ViT-B: 200 ms with 2 threads alone, 294 ms with 2
+    threads while painting (and GUI stalls over 16 ms), 286 ms with 1 thread."""
+    return max(1, idle - 1)
 
 
 class Worker:
@@ -69,7 +71,9 @@ class Worker:
     generator (long jobs: one forward pass per step, yielding (done, total))."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or default_threads()
+        self.threads = threads  # for passes while the GUI is idle; None: torch's default
+        self._threads_now = 0
+        self._pass_ms = 0.0  # the last analysis's forward pass
         self.session: ModelSession | None = None
         self.compare: ModelSession | None = None
         self.generation = 0
@@ -87,8 +91,21 @@ class Worker:
         }
 
     def start(self) -> None:
-        """On the worker thread, before the first request: its share of the cores."""
-        torch.set_num_threads(self.threads)
+        """On the worker thread, before the first request."""
+        self.threads = self.threads or torch.get_num_threads()
+        self.fit_threads(gui_busy=False)
+
+    def fit_threads(self, gui_busy: bool) -> None:
+        """All the cores for a model whose passes are slow, while the GUI is idle; all but
+        one while the user paints, and for fast models (their passes gain little from
+        more threads, and threads that spin between small operations take the GUI's
+        core). Takes effect from the next parallel region, so also mid-pass."""
+        assert self.threads is not None
+        heavy = self._pass_ms >= HEAVY_PASS_MS
+        n = self.threads if heavy and not gui_busy else busy_threads(self.threads)
+        if n != self._threads_now:
+            torch.set_num_threads(n)
+            self._threads_now = n
 
     def execute(self, request: Request) -> Any:
         """Run a request; raises MAEError (the user's fault), Skip, or any other error."""
@@ -180,6 +197,7 @@ class Worker:
         session = self._check(r)
         before = (session.device, session.dtype)
         analysis = session.analyse(r.image, r.mask, r.mode, None, r.part, r.query)
+        self._pass_ms = analysis.latency_ms
         other: Reconstruction | str | None = None
         if self.compare is not None:
             try:
