@@ -137,3 +137,22 @@ def test_closing_during_a_pass_stops_it_and_runs_nothing_more(qtbot, window):
     assert not lane.alive and gate.calls == 1  # the waiting one never ran
     QApplication.processEvents()  # anything queued would be drawn now: nothing is
     assert drawn == []
+
+
+def test_ctrl_c_closes_the_window_cleanly(qtbot, window):
+    import os
+    import signal
+
+    from mae_desktop.app.run import _close_on_signals
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        got = _close_on_signals(window)
+        window.editor.invert()  # a pass is asked for
+        os.kill(os.getpid(), signal.SIGINT)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=10000)
+        assert got == [signal.SIGINT]
+        assert window.live.closed and not window.live.lane.alive
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)

@@ -223,3 +223,42 @@ def test_sha256_is_of_the_file(tmp_path, official_sd):
     torch.save({"model": official_sd}, path)
     expected = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     assert load_checkpoint(path, heads=4, decoder_heads=2).sha256() == expected
+
+
+def _official_base_width() -> dict[str, torch.Tensor]:
+    """An official-layout dict 768 wide (ViT-B's width; one block, small MLPs) with a 512-wide
+    decoder: the widths of mae_vit_base_patch16, at a fraction of its size."""
+    model = hf_model(
+        seed=6,
+        hidden_size=768,
+        num_hidden_layers=1,
+        num_attention_heads=12,
+        intermediate_size=64,
+        decoder_hidden_size=512,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=16,
+        decoder_intermediate_size=64,
+        layer_norm_eps=1e-6,
+    )
+    return hf_to_official(model.state_dict())
+
+
+def test_args_model_of_a_training_checkpoint_gives_the_head_counts(tmp_path):
+    sd = _official_base_width()
+    path = tmp_path / "checkpoint-1.pth"
+    args = argparse.Namespace(model="mae_vit_base_patch16_dec512d8b", norm_pix_loss=False)
+    torch.save({"model": sd, "args": args}, path)
+    ckpt = load_checkpoint(path)
+    assert (ckpt.config.num_heads, ckpt.config.decoder_num_heads) == (12, 16)
+    assert ckpt.assumed_heads == {} and not any("assumed" in n for n in ckpt.notes)
+    info = ModelSession(ckpt, build_model(ckpt), torch.device("cpu"), torch.float32).info()
+    assert info["assumed_heads"] == {} and info["heads"] == 12
+
+    # a name that does not fit the tensors is not believed: the counts are assumed, and said
+    args.model = "mae_vit_large_patch16"
+    torch.save({"model": sd, "args": args}, path)
+    ckpt = load_checkpoint(path)
+    assert ckpt.assumed_heads == {"heads": 12, "decoder_heads": 16}
+    assert any("ignored" in n for n in ckpt.notes)
+    # explicit counts beat both
+    assert load_checkpoint(path, heads=6, decoder_heads=8).assumed_heads == {}
