@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.dialogs_enabled = True  # tests and one-shot modes read error_shown instead
         self._closed = False
         self._pending: Shown | None = None  # the newest result, waiting for its draw slot
+        self._rest: Shown | None = None  # drawn but for its attention panel and docks
         self._last_draw = 0.0
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
@@ -185,14 +186,20 @@ class MainWindow(QMainWindow):
         self.status.show_result(shown)
         # the attention panel and the docks in the next turn of the event loop: the window
         # repaints in two shorter pieces, and mouse events get handled in between
+        self._rest = shown
         QTimer.singleShot(0, lambda: self._draw_rest(shown))
 
     def _draw_rest(self, shown: Shown) -> None:
-        if self._closed or self.results.shown is not shown:
+        if self._closed or self._rest is not shown:
             return  # a newer result was drawn meanwhile: its own rest follows
+        self._rest = None
         self.results.draw_extras()
         self.analysis_drawn.emit(shown.id)
 
+    @property
+    def up_to_date(self) -> bool:
+        """Nothing asked of the worker is outstanding and its newest result is drawn."""
+        return not self.live.busy and self._pending is None and self._rest is None
     def _show_query(self) -> None:
         a = self.editor.attention
         self.canvas.set_query(a.cell if a.query == "patch" else None)

@@ -9,8 +9,8 @@ from mae_desktop.app.run import make_app
 
 
 def settle(qtbot, win, timeout: int = 30000) -> None:
-    """Wait until the window has nothing outstanding on the worker."""
-    qtbot.waitUntil(lambda: not win.live.busy, timeout=timeout)
+    """Wait until nothing is outstanding on the worker and its newest result is drawn."""
+    qtbot.waitUntil(lambda: win.up_to_date, timeout=timeout)
 
 
 @pytest.fixture
