@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
     def up_to_date(self) -> bool:
         """Nothing asked of the worker is outstanding and its newest result is drawn."""
         return not self.live.busy and self._pending is None and self._rest is None
+
     def _show_query(self) -> None:
         a = self.editor.attention
         self.canvas.set_query(a.cell if a.query == "patch" else None)

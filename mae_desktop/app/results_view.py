@@ -64,6 +64,7 @@ class ResultsView:
             )
             self.panels.set_title("reconstruction", f"Reconstruction{tag}")
             self.panels.set_title("composite", f"Composite{tag}")
+            self.panels.set_title("error", f"Per-patch error{tag}")  # measured on that one
             self.panels.show_image("reconstruction", shown_rec)
             self.panels.show_image("composite", composite)
             self.panels.show_heatmap("error", rec.patch_error, patch, "inferno")

@@ -194,3 +194,30 @@ def test_bundled_default_model_reconstructs_a_sample(tmp_path, capsys):
     # better than the baselines on this photo and mask: mean-colour fill 10.2 dB, OpenCV's
     # Telea inpainting 11.0 dB
     assert metrics["masked_psnr_db"] > 11.0
+
+
+def test_metrics_json_holds_the_numbers_of_the_reconstruction(hf_pair, photo, tmp_path, capsys):
+    """metrics.json's numbers, recomputed by hand from the same model, image and mask:
+    masked MSE over the masked pixels of the clipped prediction, PSNR = 10 log10(1 / MSE)."""
+    import math
+
+    from mae_desktop.engine import ModelSession
+
+    _, folder = hf_pair
+    argv = ["reconstruct", photo, "--checkpoint", folder, "--out", tmp_path]
+    code, _, err = run([*argv, "--mask-mode", "center", "--mask-ratio", "0.25"], capsys)
+    assert code == 0, err
+    got = json.loads((tmp_path / "metrics.json").read_text())
+    mask = np.zeros((4, 4), bool)
+    mask[1:3, 1:3] = True  # the centred box of a quarter of the grid
+    session = ModelSession.open(folder, "cpu")
+    image = session.load_image(photo)
+    rec = session.reconstruct(image, mask)
+    hidden = np.repeat(np.repeat(mask, 16, 0), 16, 1)
+    mse = float(((np.clip(rec.prediction, 0, 1) - image)[hidden] ** 2).mean())
+    assert got["masked_patches"] == 4 and got["num_patches"] == 16
+    assert got["mask_ratio"] == 0.25 and got["mask_mode"] == "center"
+    assert got["masked_mse"] == pytest.approx(mse, rel=1e-4)
+    assert got["masked_psnr_db"] == pytest.approx(10 * math.log10(1 / mse), rel=1e-4)
+    assert got["loss_target_space"] == pytest.approx(rec.loss, rel=1e-4)
+    assert got["norm_pix_mode"] == "plain" and got["uses_ground_truth"] is False

@@ -262,3 +262,24 @@ def test_args_model_of_a_training_checkpoint_gives_the_head_counts(tmp_path):
     assert any("ignored" in n for n in ckpt.notes)
     # explicit counts beat both
     assert load_checkpoint(path, heads=6, decoder_heads=8).assumed_heads == {}
+
+
+def test_unknown_widths_assume_64_channels_per_head_and_32_in_the_decoder(tmp_path):
+    """An official-layout file of widths that no standard size has (128 and 64): the head
+    counts are assumed at 64 channels per encoder head and 32 per decoder head, and said."""
+    model = hf_model(
+        seed=6,
+        hidden_size=128,
+        num_attention_heads=2,
+        decoder_hidden_size=64,
+        decoder_num_attention_heads=2,
+        layer_norm_eps=1e-6,
+    )
+    path = tmp_path / "odd-widths.pth"
+    torch.save({"model": hf_to_official(model.state_dict())}, path)
+    ckpt = load_checkpoint(path)
+    assert (ckpt.config.embed_dim, ckpt.config.decoder_embed_dim) == (128, 64)
+    assert (ckpt.config.num_heads, ckpt.config.decoder_num_heads) == (2, 2)
+    assert ckpt.assumed_heads == {"heads": 2, "decoder_heads": 2}
+    assert any("encoder heads: 2" in n for n in ckpt.notes)
+    assert any("decoder heads: 2" in n for n in ckpt.notes)

@@ -160,3 +160,25 @@ def test_seed_layout_matches_seed_reference(tmp_path, single):
             torch.from_numpy(np.flatnonzero(~flat))[None],
         )[0].numpy()
         np.testing.assert_allclose(session.predict(img, mask), ref, atol=1e-5)
+
+
+def test_seed_layernorm_eps_is_the_articles_on_small_activations(tmp_path):
+    """The seed's nn.LayerNorm uses eps 1e-5. It only shows when token variance is near
+    eps, so the encoder's patch and position embeddings are scaled down (variance ~1e-6)."""
+    mae = _seed_model(seed=1)
+    with torch.no_grad():
+        for p in (mae.encoder.patch_embed.weight, mae.encoder.patch_embed.bias):
+            p.mul_(1e-3)
+        mae.encoder.pos_embed.mul_(1e-3)
+    path = tmp_path / "small.pth"
+    torch.save(mae.state_dict(), path)
+    session = ModelSession.open(path, "cpu", heads=2, decoder_heads=2)
+    img, mask = _image(7), MASKS[0]
+    flat = mask.ravel()
+    x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    ref = mae.predict_with(
+        x,
+        torch.from_numpy(np.flatnonzero(flat))[None],
+        torch.from_numpy(np.flatnonzero(~flat))[None],
+    )[0].numpy()
+    np.testing.assert_allclose(session.predict(img, mask), ref, atol=1e-5)
