@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the bundled default model on a lent GPU machine in one command that installs nothing
+# Train the bundled default model on a GPU machine in one command that installs nothing
 # (torch, numpy, pillow, safetensors and tqdm must be present).
 #
 #   scripts/train_gpu.sh MINUTES [DEVICE]       (DEVICE default cuda; cpu for a dry run)

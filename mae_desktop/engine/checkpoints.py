@@ -32,7 +32,8 @@ FORMATS = {
     "checkpoints, encoder-only mae_pretrain/timm .mae weights)",
     "huggingface": "Hugging Face ViTMAEForPreTraining / ViTMAEModel folder (config.json + "
     "model.safetensors or pytorch_model.bin), transformers 4.x and 5.x layouts",
-    "seed": "the seed article's MAE class state dict",
+    "seed": "PaperWeekly from-scratch MAE (the article's `MAE` class state dict: "
+    "encoder.transformer.layers..., to_qkv, mask_embed)",
     "mae-desktop": "MAE Desktop .safetensors with JSON metadata",
 }
 METADATA_KEY = "mae_desktop"
@@ -538,7 +539,7 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-# -- the seed article ------------------------------------------------------------------------
+# -- the PaperWeekly from-scratch MAE --------------------------------------------------------------
 _SEED_BLOCK = {
     "norm1.weight": "0.norm.weight",
     "norm1.bias": "0.norm.bias",
@@ -571,7 +572,7 @@ def _seed_blocks(
         if has_out:
             out[f"{dst}{i}.attn.proj.weight"] = src.get(f"{src_prefix}{i}.0.net.out.0.weight")
             out[f"{dst}{i}.attn.proj.bias"] = src.get(f"{src_prefix}{i}.0.net.out.0.bias")
-        else:  # the seed uses nn.Identity when one head spans the whole width
+        else:  # the article uses nn.Identity when one head spans the whole width
             out[f"{dst}{i}.attn.proj.weight"] = torch.eye(width)
             out[f"{dst}{i}.attn.proj.bias"] = torch.zeros(width)
     if heads is None:
@@ -633,7 +634,9 @@ def _from_seed(
     if has_decoder and dheads is None:
         assumed["decoder_heads"] = kw["decoder_num_heads"]
     if heads is None or (has_decoder and dheads is None):
-        notes.append("heads assumed from the seed article's default of 64 channels per head")
+        notes.append(
+            "heads assumed from the PaperWeekly from-scratch MAE's default of 64 channels per head"
+        )
     cfg = MAEConfig(
         image_size=(side * p, side * p),
         patch_size=p,
@@ -655,7 +658,7 @@ def _from_seed(
         **kw,
     )
     src.check_all_used(_SEED_IGNORED)
-    return cfg, out, "format (the seed article trains on raw pixels)"
+    return cfg, out, "format (the PaperWeekly from-scratch MAE trains on raw pixels)"
 
 
 # -- our own format --------------------------------------------------------------------------

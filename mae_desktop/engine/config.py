@@ -17,7 +17,8 @@ class MAEConfig:
     """Everything needed to build an `MAEModel` and feed it.
 
     Sizes are in pixels (image, patch) or channels (widths). `attn_dim` is the width of the
-    query/key/value projections (the seed article allows it to differ from `embed_dim`).
+    query/key/value projections (the PaperWeekly from-scratch MAE allows it to differ from
+    `embed_dim`).
     `mean`/`std` normalise [0, 1] RGB pixels before the model sees them; (0, 0, 0)/(1, 1, 1)
     means raw pixels. `norm_pix_loss` is None when the checkpoint does not say.
     """
@@ -43,7 +44,8 @@ class MAEConfig:
     norm_eps: float = 1e-6
     activation: str = "gelu"
     use_cls_token: bool = True
-    # Official/HF add the decoder position embedding to every token; the seed article only to
+    # Official/HF add the decoder position embedding to every token; the PaperWeekly
+    # from-scratch MAE only to
     # the mask tokens (visible tokens keep their encoder position embedding).
     decoder_pos_on_visible: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN

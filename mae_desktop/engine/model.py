@@ -110,7 +110,7 @@ class MAEModel(nn.Module):
         self.patch_embed = nn.Linear(cfg.patch_dim, d)
         if cfg.use_cls_token:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        # The encoder position table always has a CLS slot (the seed article's too, unused).
+        # The encoder position table always has a CLS slot (the PaperWeekly MAE's too, unused).
         self.pos_embed = nn.Parameter(torch.zeros(1, n + 1, d))
         self.blocks = nn.ModuleList(
             Block(

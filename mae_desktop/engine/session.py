@@ -37,7 +37,7 @@ class Analysis:
 FORMAT_NAMES = {
     "official": "official MAE (facebookresearch/mae)",
     "huggingface": "Hugging Face ViTMAE",
-    "seed": "seed article MAE",
+    "seed": "PaperWeekly from-scratch MAE",
     "mae-desktop": "MAE Desktop",
 }
 

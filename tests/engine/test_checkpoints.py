@@ -114,7 +114,7 @@ def test_unknown_layout_names_known_formats(tmp_path):
         load_checkpoint(path)
     msg = str(err.value)
     assert "unrecognised checkpoint layout" in msg and "conv1.weight" in msg
-    assert "Hugging Face" in msg and "seed article" in msg and "facebookresearch" in msg
+    assert "Hugging Face" in msg and "PaperWeekly" in msg and "facebookresearch" in msg
 
 
 class _Exploit:
