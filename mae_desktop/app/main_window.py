@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._pending: Shown | None = None  # the newest result, waiting for its draw slot
         self._rest: Shown | None = None  # drawn but for its attention panel and docks
+        self._shown_image_id = -1  # the editor image the canvas shows
         self._last_draw = 0.0
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
@@ -149,7 +150,8 @@ class MainWindow(QMainWindow):
     # -- editor and live events --------------------------------------------------------------
     def _on_image_changed(self) -> None:
         editor = self.editor
-        if editor.image is not None:
+        if editor.image is not None and editor.image_id != self._shown_image_id:
+            self._shown_image_id = editor.image_id  # (a device switch keeps it, and the zoom)
             self.canvas.set_image(editor.image, editor.patch_size)
             self.panels.fit(editor.image.shape[1], editor.image.shape[0])
         self.canvas.set_mask(editor.mask)
@@ -217,7 +219,7 @@ class MainWindow(QMainWindow):
         shown = self.live.shown
         if row < 0 or shown is None or shown.outcome.analysis.reconstruction is None:
             return
-        if (row, col) >= self.editor.grid:
+        if row >= self.editor.grid[0] or col >= self.editor.grid[1]:
             return
         err = shown.outcome.analysis.reconstruction.patch_error[row, col]
         state = "masked" if self.editor.mask[row, col] else "visible"

@@ -74,7 +74,7 @@ class LiveController:
         self.latest: dict[str, int] = {}  # the newest request id of each query kind
         self._outstanding: set[int] = set()
         self._busy = False
-        self._sessions: dict[int, tuple[Session, Image.Image | None, list[str]]] = {}
+        self._sessions: dict[int, tuple[Session, Image.Image | None]] = {}
         self.closed = False
         self._to_show: Shown | None = None
         editor.image_changed.connect(self._on_image_changed)
@@ -149,7 +149,7 @@ class LiveController:
                 heads["heads"],
                 heads["decoder_heads"],
             )
-            self._sessions[rid] = (session, source, [])
+            self._sessions[rid] = (session, source)
             return
         for warning in apply_session(editor, session, source):
             self.notice.emit(warning)
@@ -229,7 +229,7 @@ class LiveController:
                 overrides = {"heads": request.heads, "decoder_heads": request.decoder_heads}
             self.editor.set_model(payload.info, device, overrides)
             if pending is not None:
-                session, source, _ = pending
+                session, source = pending
                 for warning in apply_session(self.editor, session, source):
                     self.notice.emit(warning)
         elif isinstance(payload, CompareChanged):

@@ -93,23 +93,16 @@ class CloseCompare(Request):
 
 # -- queries -------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class Analyse(Request):
-    """One forward pass: reconstruction + attention of `image` under `mask`.
+class ImageQuery(Request):
+    """A query about one image under one mask. image: float32 (H, W, 3) in [0, 1]; mask:
+    bool (gh, gw), True = masked (both copied read-only). image_id and generation say which
+    image and which model (worker generation) it is for: the worker skips a query made for
+    another model, the GUI draws none made for another image."""
 
-    image: float32 (H, W, 3) in [0, 1]; mask: bool (gh, gw), True = masked. image_id and
-    generation say which image and which model (worker generation) the request is for: the
-    worker skips a request made for another model, the GUI draws none made for another image.
-    """
-
-    kind: ClassVar[str] = "analyse"
     image: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.float32))
     mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
     image_id: int = 0
     generation: int = 0
-    mode: str = "auto"
-    part: str = "encoder"
-    query: Query = "cls"
-    interactive: bool = False  # made while the user paints (the GUI thread is busy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", frozen_array(self.image))
@@ -117,24 +110,27 @@ class Analyse(Request):
 
 
 @dataclass(frozen=True, eq=False)
-class Sweep(Request):
+class Analyse(ImageQuery):
+    """One forward pass: reconstruction + attention of `image` under `mask`."""
+
+    kind: ClassVar[str] = "analyse"
+    mode: str = "auto"
+    part: str = "encoder"
+    query: Query = "cls"
+    interactive: bool = False  # made while the user paints (the GUI thread is busy)
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep(ImageQuery):
     """Masked PSNR against mask ratio for `image`: `seeds` random masks per ratio, one
     forward pass per step. `mask` is the mask on screen when asked (its ratio is marked)."""
 
     kind: ClassVar[str] = "sweep"
     long: ClassVar[bool] = True
-    image: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3), np.float32))
-    mask: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
-    image_id: int = 0
-    generation: int = 0
     seeds: int = 3
     ratios: tuple[float, ...] = ()
     image_name: str = ""
     model_name: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "image", frozen_array(self.image))
-        object.__setattr__(self, "mask", frozen_array(self.mask))
 
 
 # -- what comes back -----------------------------------------------------------------------

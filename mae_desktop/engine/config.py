@@ -45,8 +45,7 @@ class MAEConfig:
     activation: str = "gelu"
     use_cls_token: bool = True
     # Official/HF add the decoder position embedding to every token; the PaperWeekly
-    # from-scratch MAE only to
-    # the mask tokens (visible tokens keep their encoder position embedding).
+    # from-scratch MAE only to the mask tokens (visible tokens keep their encoder one).
     decoder_pos_on_visible: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD

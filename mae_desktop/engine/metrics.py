@@ -40,15 +40,14 @@ def reconstruction_metrics(rec: Reconstruction, mask: np.ndarray) -> dict[str, A
 
 
 def format_metrics(metrics: dict[str, Any]) -> list[str]:
-    """The metrics as short lines for people: 'masked PSNR: 17.21 dB', ..."""
+    """The numbers as short lines for people: 'masked PSNR: 17.21 dB', ... (the mask
+    itself is described by engine.masks.describe)."""
 
     def num(key: str, unit: str = "") -> str:
         v = metrics.get(key)
         return "n/a" if v is None else f"{v:.4f}{unit}"
 
-    k, n = metrics["masked_patches"], metrics["num_patches"]
     return [
-        f"{k} / {n} masked ({100.0 * k / n:.1f}%)",
         f"target-space loss (masked): {num('loss_target_space')}",
         f"masked MSE (pixels): {num('masked_mse')}",
         f"masked PSNR: {num('masked_psnr_db', ' dB')}",

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ...core.live import Shown
+from ...engine.masks import describe
 from ...engine.metrics import format_metrics, reconstruction_metrics
 
 
@@ -24,8 +25,8 @@ class MetricsDock(QWidget):
         analysis = shown.outcome.analysis
         lines = []
         if analysis.reconstruction is not None:
-            metrics = reconstruction_metrics(analysis.reconstruction, shown.request.mask)
-            first, *rest = format_metrics(metrics)
-            lines = [f"<b>{first}</b>", *rest]
+            mask = shown.request.mask
+            metrics = reconstruction_metrics(analysis.reconstruction, mask)
+            lines = [f"<b>{describe(mask)}</b>", *format_metrics(metrics)]
         lines += [f"<i>{n}</i>" for n in analysis.notes]
         self.label.setText("<br>".join(lines))
