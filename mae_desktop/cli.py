@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,17 @@ def _ratio(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
     return value
+
+
+def _window_size(text: str) -> tuple[int, int]:
+    """'1600x1000' -> (1600, 1000); each side 320..8192 pixels."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {text!r}") from None
+    if not (320 <= w <= 8192 and 320 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"each side must be 320..8192 pixels, got {text}")
+    return w, h
 
 
 def _positive_int(text: str) -> int:
@@ -85,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "first reconstruction is drawn, then exit (works offscreen)",
     )
     app.add_argument(
+        "--size",
+        type=_window_size,
+        metavar="WxH",
+        help="the window size for --screenshot (default 1500x900)",
+    )
+    app.add_argument(
         "--self-test",
         action="store_true",
         help="open the window, run one reconstruction and one attention map on the worker, "
@@ -142,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     rec.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
     rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    rec.add_argument(
+        "--figure",
+        metavar="PATH",
+        help="also write a six-panel figure (.png, .svg or .pdf). A bare file name goes into "
+        "each image's output folder; a path with a folder (one image only) is written there",
+    )
+    rec.add_argument(
+        "--figure-scale",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="PNG figure resolution: 100 dpi times S, 0 < S <= 8 (default 1)",
+    )
     rec.add_argument(
         "--save-arrays",
         action="store_true",
@@ -230,16 +261,44 @@ def _unique_dirs(out: Path, images: list[str]) -> list[Path]:
     return dirs
 
 
+def _figure_paths(figure: str | None, folders: list[Path]) -> list[Path | None]:
+    """Where each image's figure goes; checked before any model is loaded."""
+    if figure is None:
+        return [None] * len(folders)
+    from .engine.figure import figure_format
+
+    figure_format(figure)
+    if os.path.dirname(figure):  # "./fig.pdf" too: the user named a folder
+        if len(folders) > 1:
+            raise MAEError(
+                f"--figure {figure} names a folder, but there are {len(folders)} images; give "
+                "a file name only and each image's figure goes into its output folder"
+            )
+        return [Path(figure)]
+    return [folder / figure for folder in folders]
+
+
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .engine import masks as masks_mod
+    from .engine.figure import (
+        ERROR_LABEL,
+        FigureData,
+        attention_label,
+        check_scale,
+        render_figure,
+    )
     from .engine.images import save_png
     from .engine.metrics import reconstruction_metrics
     from .engine.reconstruction import masked_view
     from .engine.render import heatmap, overlay
     from .engine.session import ModelSession
 
+    out = Path(args.out)
+    folders = _unique_dirs(out, args.images)
+    figures = _figure_paths(args.figure, folders)  # bad arguments fail before the model loads
+    check_scale(args.figure_scale)
     ckpt_path = _checkpoint_path(args.checkpoint)
     session = ModelSession.open(ckpt_path, args.device, args.dtype, args.heads, args.decoder_heads)
     cfg = session.config
@@ -257,9 +316,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         mask = masks_mod.generate(args.mask_mode, cfg.grid_size, ratio, args.seed)
         mask_desc = {"mask_mode": args.mask_mode, "requested_ratio": ratio}
     sha = session.checkpoint.sha256()
-    out = Path(args.out)
+    layer = cfg.depth  # the last encoder layer, counting from 1 as users read it
     failures = 0
-    for image_path, folder in zip(args.images, _unique_dirs(out, args.images), strict=True):
+    for image_path, folder, figure in zip(args.images, folders, figures, strict=True):
         try:
             image = session.load_image(image_path, args.resize)
         except MAEError as exc:
@@ -274,7 +333,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         p = cfg.patch_size
         shown, composite = rec.viewable()
         save_png(folder / "original.png", image)
-        save_png(folder / "masked.png", masked_view(image, mask, p))
+        masked = masked_view(image, mask, p)
+        save_png(folder / "masked.png", masked)
         save_png(folder / "reconstruction.png", shown)
         save_png(folder / "composite.png", composite)
         save_png(folder / "error.png", heatmap(rec.patch_error, p))
@@ -291,9 +351,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             "resize": args.resize,
             "attention": {
                 "part": "encoder",
-                "layer": cfg.depth - 1,
+                "layer": layer,
                 "heads": "mean",
                 "query": query,
+                "numbering": "layers and heads count from 1",
             },
             "messages": list(session.messages),
         }
@@ -304,10 +365,31 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             np.save(folder / "mask.npy", mask.astype(bool))
             np.save(folder / "attention.npy", att.maps.astype(np.float32))
         psnr = metrics["masked_psnr_db"]
+        wrote = f"{folder}"
+        if figure is not None:
+            data = FigureData(
+                original=image,
+                masked=masked,
+                reconstruction=shown,
+                composite=composite,
+                error=rec.patch_error,
+                attention=last,
+                patch=p,
+                error_label=ERROR_LABEL,
+                attention_label=attention_label("encoder", layer, query),
+                title=f"{Path(image_path).name} · {ckpt_path.name}",
+                masked_psnr=psnr,
+                mask_ratio=metrics["mask_ratio"],
+            )
+            try:
+                wrote += f", figure {render_figure(data, figure, args.figure_scale)}"
+            except MAEError as exc:
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
+                failures += 1
         print(
             f"{image_path}: {masks_mod.describe(mask)}, masked PSNR "
             f"{'n/a' if psnr is None else f'{psnr:.2f} dB'}, {rec.latency_ms:.1f} ms on "
-            f"{rec.device} -> {folder}"
+            f"{rec.device} -> {wrote}"
         )
     for message in session.messages:
         print(f"{PROG}: note: {message}", file=sys.stderr)
@@ -423,7 +505,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     if args.self_test:
         return run_self_test(args.app_checkpoint, args.app_image)
-    return run_app(args.app_checkpoint, args.app_image, args.screenshot)
+    if args.size and not args.screenshot:
+        raise MAEError("--size sets the window size of --screenshot: give --screenshot PATH")
+    return run_app(args.app_checkpoint, args.app_image, args.screenshot, size=args.size)
 
 
 def main(argv: list[str] | None = None) -> int:

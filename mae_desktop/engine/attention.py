@@ -31,6 +31,22 @@ class AttentionMaps:
         return reduce_heads(self.maps, heads)
 
 
+def query_label(query: Query) -> str:
+    """How labels name a query: 'CLS', 'mean of queries', or 'query patch row r, col c'
+    (rows and columns count from 1 in everything users read)."""
+    if query == "cls":
+        return "CLS"
+    if query == "mean":
+        return "mean of queries"
+    row, col = query  # type: ignore[misc]
+    return f"query patch row {row + 1}, col {col + 1}"
+
+
+def head_label(head: str | int) -> str:
+    """'mean' -> 'mean of heads', 'max' -> 'max of heads', index 3 -> 'head 4'."""
+    return f"{head} of heads" if isinstance(head, str) else f"head {head + 1}"
+
+
 def reduce_heads(maps: np.ndarray, heads: str | int = "mean") -> np.ndarray:
     """(layers, heads, gh, gw) -> (layers, gh, gw) by head mean, head max or one head."""
     if heads == "mean":
