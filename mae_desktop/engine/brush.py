@@ -72,6 +72,97 @@ def stroke_footprint(
     return out
 
 
+def segment_cells(
+    p0: tuple[float, float], p1: tuple[float, float], patch: int, grid: Grid
+) -> list[tuple[int, int]]:
+    """The patches (row, col) the straight segment from image pixel p0 = (x, y) to p1
+    crosses, in order from p0 to p1, each once. Either end may lie outside the image; only
+    the part inside counts, so a drag that leaves the image and comes back paints nothing
+    along the way. Points on the line between two patches belong to the one below / to the
+    right, as in pixel_to_patch; where the segment passes exactly through a patch corner
+    the path steps diagonally, adding neither of the two patches that only touch it.
+    """
+    gh, gw = grid
+    clipped = _clip_to_box(p0, p1, gw * patch, gh * patch)
+    if clipped is None:
+        return []
+    (x0, y0), (x1, y1) = clipped
+    # a segment lying on the right or bottom border line is outside (pixel_to_patch agrees)
+    if (x0 >= gw * patch and x1 >= gw * patch) or (y0 >= gh * patch and y1 >= gh * patch):
+        return []
+    # Amanatides-Woo on the patch grid, in patch units
+    u0, v0, u1, v1 = x0 / patch, y0 / patch, x1 / patch, y1 / patch
+    col, row = min(int(u0), gw - 1), min(int(v0), gh - 1)
+    end_col, end_row = min(int(u1), gw - 1), min(int(v1), gh - 1)
+    du, dv = u1 - u0, v1 - v0
+    step_c, step_r = (1 if du > 0 else -1), (1 if dv > 0 else -1)
+    inf = float("inf")
+    # parameter t in [0, 1] along the segment at which it next crosses a column / row line
+    next_c = ((col + 1 - u0) if du > 0 else (u0 - col)) / abs(du) if du else inf
+    next_r = ((row + 1 - v0) if dv > 0 else (v0 - row)) / abs(dv) if dv else inf
+    delta_c = 1.0 / abs(du) if du else inf
+    delta_r = 1.0 / abs(dv) if dv else inf
+    cells = [(row, col)]
+    # every step moves one column or row nearer the end cell, so rounding in t can reorder
+    # near-simultaneous crossings but never overshoot or loop
+    while (row, col) != (end_row, end_col):
+        go_c = col != end_col and (row == end_row or next_c <= next_r)
+        go_r = row != end_row and (col == end_col or next_r <= next_c)
+        if go_c:
+            col += step_c
+            next_c += delta_c
+        if go_r:
+            row += step_r
+            next_r += delta_r
+        cells.append((row, col))
+    return cells
+
+
+def _clip_to_box(
+    p0: tuple[float, float], p1: tuple[float, float], width: float, height: float
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """The part of segment p0 -> p1 inside the closed box [0, width] x [0, height]
+    (Liang-Barsky), same direction, or None if it misses the box."""
+    (x0, y0), (x1, y1) = p0, p1
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0), (dx, width - x0), (-dy, y0), (dy, height - y0)):
+        if p == 0:
+            if q < 0:  # parallel to this side and outside it
+                return None
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return None
+    # the ends that were inside stay exact; clipped ones are clamped against rounding
+    a = (x0, y0) if t0 == 0.0 else (x0 + t0 * dx, y0 + t0 * dy)
+    b = (x1, y1) if t1 == 1.0 else (x0 + t1 * dx, y0 + t1 * dy)
+    return (
+        (min(max(a[0], 0.0), width), min(max(a[1], 0.0), height)),
+        (min(max(b[0], 0.0), width), min(max(b[1], 0.0), height)),
+    )
+
+
+def stroke_segment(
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    size: int,
+    shape: str,
+    patch: int,
+    grid: Grid,
+) -> np.ndarray:
+    """Bool (grid): the union of brush footprints over the patches the segment p0 -> p1
+    (image pixels (x, y), either end possibly outside) crosses; see segment_cells."""
+    out = np.zeros(grid, dtype=bool)
+    for cell in segment_cells(p0, p1, patch, grid):
+        out |= footprint(cell, size, shape, grid)
+    return out
+
+
 def rectangle(a: tuple[int, int], b: tuple[int, int], grid: Grid) -> np.ndarray:
     """Bool (grid) of the patch rectangle spanned by corners a and b (inclusive)."""
     out = np.zeros(grid, dtype=bool)
