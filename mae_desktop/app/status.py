@@ -9,17 +9,21 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
 from ..core.editor import EditorState
 from ..core.live import Shown
+from .docks.common import noun
 
 
 def assumed_heads_text(info: dict) -> str:
-    """'12/16 heads assumed' (encoder/decoder; '-' where read from the file), or ''."""
+    """'12/16 heads assumed' (encoder/decoder; '-' where read from the file), '1 head
+    assumed' (encoder only), or ''."""
     assumed = info.get("assumed_heads") or {}
     if not assumed:
         return ""
     enc = assumed.get("heads", "-")
     dec = assumed.get("decoder_heads", "-") if info.get("decoder") else None
     counts = f"{enc}" if dec is None else f"{enc}/{dec}"
-    return f"{counts} heads assumed"
+    # 'heads' after two counts (encoder/decoder); after one, as many as it says
+    word = noun(enc if isinstance(enc, int) else 2, "head") if dec is None else "heads"
+    return f"{counts} {word} assumed"
 
 
 class StatusLine:

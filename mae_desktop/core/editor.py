@@ -29,6 +29,9 @@ from .requests import Analyse, Sweep, frozen_array
 DEFAULT_SIZE = (224, 224)  # before a model is known
 DEFAULT_PATCH = 16
 QUERY_MODES = ("cls", "mean", "patch")
+# generators whose mask does not depend on the ratio / the seed (engine.masks.generate)
+IGNORES_RATIO = frozenset({"grid"})
+IGNORES_SEED = frozenset({"grid", "center"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class EditorState:
     Events (each says what happened; handlers run on the emitting, GUI, thread):
     image_changed() a new or refitted image (the grid and the mask may have changed too);
     mask_changed() a mask edit; history_changed() an undo step recorded;
-    stroke_finished() the mouse was released; generator_changed();
+    stroke_finished() the mouse (or a generator slider) was released; generator_changed();
     options_changed(names: frozenset[str]) display or attention options;
     model_changed() the main model (the image, grid and mask may have changed too);
     compare_changed() the comparison model.
@@ -186,7 +189,8 @@ class EditorState:
 
     @property
     def stroking(self) -> bool:
-        """A brush or rectangle stroke is in progress."""
+        """A brush or rectangle stroke, or a generator adjustment (slider drag), is in
+        progress: its edits are not undo steps yet and its requests are interactive."""
         return self._stroke_base is not None
 
     def end_stroke(self) -> None:
@@ -195,6 +199,18 @@ class EditorState:
         if self.history.push(self._mask):
             self.history_changed.emit()
         self.stroke_finished.emit()
+
+    def begin_adjust(self) -> None:
+        """A generator control is being dragged: the masks it regenerates until
+        `end_adjust` are handled like a stroke (one undo step, interactive requests).
+        Calling it again while adjusting does nothing."""
+        if self._stroke_base is None:
+            self._stroke_base = self._mask
+
+    def end_adjust(self) -> None:
+        """The drag ended: its last mask becomes one undo step (nothing if none began)."""
+        if self._stroke_base is not None:
+            self.end_stroke()
 
     def undo(self) -> None:
         mask = self.history.undo()
@@ -209,8 +225,12 @@ class EditorState:
             self.history_changed.emit()
 
     def generate(self) -> None:
+        """Replace the mask with the generator's: an undo step, or part of the adjustment
+        in progress."""
         g = self.generator
-        self.set_mask(masks_mod.generate(g.mode, self.grid, g.ratio, g.seed))
+        self.set_mask(
+            masks_mod.generate(g.mode, self.grid, g.ratio, g.seed), record=not self.stroking
+        )
 
     def new_seed(self) -> None:
         self.set_generator(seed=self.generator.seed + 1)
@@ -225,13 +245,20 @@ class EditorState:
     def mask_all(self) -> None:
         self.set_mask(masks_mod.mask_all(self.grid))
 
-    def set_generator(self, **changes: Any) -> None:
+    def set_generator(self, regenerate: bool = False, **changes: Any) -> None:
+        """Change GeneratorSettings fields (mode, ratio, seed). With `regenerate` a change
+        also replaces the mask with the new generator's (the controls do this, so the mask
+        follows them live); without it (a session load) the mask stays as it is."""
         new = dataclasses.replace(self.generator, **changes)
         if new.mode not in masks_mod.MASK_MODES:
             raise MAEError(f"unknown mask generator {new.mode!r}")
+        if not 0.0 <= new.ratio <= 1.0 or new.seed < 0:
+            raise MAEError(f"bad generator ratio {new.ratio} or seed {new.seed}")
         if new != self.generator:
             self.generator = new
             self.generator_changed.emit()
+            if regenerate:
+                self.generate()
 
     # -- display and attention options ---------------------------------------------------------
     def set_display_mode(self, mode: str) -> None:

@@ -18,6 +18,10 @@ from PySide6.QtWidgets import (
 from ...core.editor import EditorState
 from ...core.live import LiveController
 from ...core.requests import CANCELLED, DONE, Progress, Result, Sweep
+from .common import plural
+
+SWEEP_TITLE = "Masked PSNR vs mask ratio"
+CURVE_NAME = "mean ± std over the seeds"
 
 
 class AnalysisDock(QWidget):
@@ -28,16 +32,30 @@ class AnalysisDock(QWidget):
         super().__init__()
         self.editor, self.live = editor, live
         self.plotted: tuple[int, int] | None = None  # (image_id, generation) of the curve
+        # the last mark_current call (ratio, psnr, image_id, generation), redrawn with a curve
+        self._current: tuple[float, float | None, int, int] | None = None
         lay = QVBoxLayout(self)
-        self.sweep_plot = pg.PlotWidget(title="Masked PSNR vs mask ratio")
+        self.sweep_plot = pg.PlotWidget(title=SWEEP_TITLE)
         self.sweep_plot.setLabel("bottom", "mask ratio")
         self.sweep_plot.setLabel("left", "PSNR", units="dB")
         self.sweep_plot.showGrid(x=True, y=True, alpha=0.3)
+        self.sweep_legend = self.sweep_plot.addLegend(offset=(-10, -10))
         self.sweep_curve = self.sweep_plot.plot(
-            [], [], pen=pg.mkPen("#f0a030", width=2), symbol="o", symbolSize=5
+            [], [], pen=pg.mkPen("#f0a030", width=2), symbol="o", symbolSize=5, name=CURVE_NAME
         )
         self.sweep_err = pg.ErrorBarItem(pen=pg.mkPen("#f0a030"))
         self.sweep_plot.addItem(self.sweep_err)
+        self.current_marker = pg.ScatterPlotItem(
+            [],
+            [],
+            symbol="star",
+            size=16,
+            pen=pg.mkPen("#000000", width=1),
+            brush=pg.mkBrush("#ffffff"),
+            name="current mask",
+        )
+        self.current_marker.setZValue(10)  # above the curve and its error bars
+        self.sweep_plot.addItem(self.current_marker)
         self.seeds_spin = QSpinBox()
         self.seeds_spin.setRange(1, 10)
         self.seeds_spin.setValue(3)
@@ -63,10 +81,14 @@ class AnalysisDock(QWidget):
         self.hist_plot.setLabel("bottom", "MSE")
         self.hist_plot.setLabel("left", "patches")
         self.hist_plot.addLegend()
-        self.hist_visible = pg.BarGraphItem(x=[], height=[], width=0, brush="#3090f0")
-        self.hist_masked = pg.BarGraphItem(x=[], height=[], width=0, brush="#f0a030")
-        self.hist_plot.addItem(self.hist_visible)
+        self.hist_masked = pg.BarGraphItem(
+            x=[], height=[], width=0, brush="#f0a030", name="masked patches"
+        )
+        self.hist_visible = pg.BarGraphItem(
+            x=[], height=[], width=0, brush="#3090f0", name="visible patches"
+        )
         self.hist_plot.addItem(self.hist_masked)
+        self.hist_plot.addItem(self.hist_visible)
         lay.addWidget(self.sweep_plot, 1)
         lay.addLayout(buttons)
         lay.addWidget(self.progress)
@@ -117,16 +139,48 @@ class AnalysisDock(QWidget):
         self.sweep_curve.setData(x, y)
         self.sweep_err.setData(x=x, y=y, height=2 * e)
         self.plotted = (request.image_id, request.generation)
+        self.sweep_plot.setTitle(f"{SWEEP_TITLE} — {request.image_name} · {request.model_name}")
+        self._name_curve(f"mean ± std over {plural(data.seeds, 'seed')}")
         self.sweep_note.setText(
-            f"{request.image_name} · {request.model_name}: {len(x)} ratios × "
-            f"{data.seeds} seeds, mean ± std ({r.seconds:.1f} s)"
+            f"{request.image_name} · {request.model_name}: {plural(len(x), 'ratio')} × "
+            f"{plural(data.seeds, 'seed')}, mean ± std ({r.seconds:.1f} s)"
         )
+        self._draw_current()
 
     def clear_sweep(self, why: str = "") -> None:
         self.sweep_curve.setData([], [])
         self.sweep_err.setData(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0))
         self.plotted = None
+        self.sweep_plot.setTitle(SWEEP_TITLE)
+        self._name_curve(CURVE_NAME)
         self.sweep_note.setText(why)
+        self._draw_current()
+
+    def _name_curve(self, name: str) -> None:
+        label = self.sweep_legend.getLabel(self.sweep_curve)
+        if label is not None:
+            label.setText(name)
+
+    def mark_current(
+        self, ratio: float, psnr: float | None, image_id: int, generation: int
+    ) -> None:
+        """Mark the result on screen on the sweep plot: its mask ratio in [0, 1] and masked
+        PSNR in dB (None: not known), made for image `image_id` by model `generation`. Shown
+        only beside a curve of the same image and model."""
+        self._current = (float(ratio), psnr, int(image_id), int(generation))
+        self._draw_current()
+
+    def _draw_current(self) -> None:
+        cur = self._current
+        if (
+            cur is None
+            or cur[1] is None
+            or not np.isfinite(cur[1])
+            or self.plotted != (cur[2], cur[3])
+        ):
+            self.current_marker.setData([], [])
+        else:
+            self.current_marker.setData([cur[0]], [float(cur[1])])
 
     def _on_subject_changed(self) -> None:
         if self.plotted is not None and self.plotted != (

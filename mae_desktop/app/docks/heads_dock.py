@@ -16,12 +16,18 @@ class HeadsView(pg.GraphicsLayoutWidget):
         self._items: list[pg.ImageItem] = []
         self._labels: list[pg.LabelItem] = []
 
+    @property
+    def labels(self) -> list[str]:
+        """The heads' captions, in order."""
+        return [label.text for label in self._labels]
+
     def show_heads(self, layer_maps: np.ndarray, patch: int, cmap: str) -> None:
-        """layer_maps: (heads, gh, gw) with NaN for absent cells."""
+        """layer_maps: (heads, gh, gw) with NaN for absent cells; labelled "head 1".."head N"
+        (heads count from 1 on screen)."""
         heads = layer_maps.shape[0]
         if len(self._items) != heads:
             self.clear()
-            self._items = []
+            self._items, self._labels = [], []
             cols = int(np.ceil(np.sqrt(heads)))
             for h in range(heads):
                 view = self.addViewBox(
@@ -32,7 +38,10 @@ class HeadsView(pg.GraphicsLayoutWidget):
                     enableMouse=False,
                     enableMenu=False,
                 )
-                self.addLabel(f"head {h}", row=2 * (h // cols), col=h % cols, size="8pt")
+                label = self.addLabel(
+                    f"head {h + 1}", row=2 * (h // cols), col=h % cols, size="8pt"
+                )
+                self._labels.append(label)
                 item = pg.ImageItem()
                 view.addItem(item)
                 self._items.append(item)

@@ -4,7 +4,7 @@ metrics.json) and the notes that came with it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.live import Shown
 from ...engine.masks import describe
@@ -17,6 +17,8 @@ class MetricsDock(QWidget):
         self.label = QLabel("No result yet")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setWordWrap(True)
+        # longer text wraps instead of widening the dock (the docks beside it stay put)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         lay = QVBoxLayout(self)
         lay.addWidget(self.label)
         lay.addStretch(1)
