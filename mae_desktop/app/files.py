@@ -13,10 +13,12 @@ from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from ..core.editor import EditorState
+from ..core.figures import figure_of
 from ..core.live import LiveController
 from ..core.sessions import session_from_editor
 from ..engine import masks as masks_mod
 from ..engine.errors import MAEError
+from ..engine.figure import render_figure
 from ..engine.images import read_image
 from ..session_file import load_session, save_session
 from .panels import ResultPanels
@@ -25,7 +27,7 @@ CHECKPOINT_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
-FIGURE_PANELS = ("masked", "reconstruction", "composite", "error", "attention")
+FIGURE_FILTERS = {".png": "PNG (*.png)", ".svg": "SVG (*.svg)", ".pdf": "PDF (*.pdf)"}
 
 
 def pil_from_qimage(qimage: QImage) -> Image.Image:
@@ -52,7 +54,43 @@ class FileActions:
         self.parent, self.editor, self.live, self.panels = parent, editor, live, panels
         self.settings, self.show_error, self.notice = settings, show_error, notice
         self.recent_menu: QMenu | None = None
-        editor.model_changed.connect(lambda: self.remember(editor.model["path"]))
+        editor.model_changed.connect(self._on_model_loaded)
+
+    def _on_model_loaded(self) -> None:
+        path = self.editor.model["path"]
+        self.remember(path)
+        self.remember_folder("checkpoints", path)
+
+    # -- dialogs that open where the user was last -------------------------------------------
+    def start_dir(self, kind: str, name: str = "") -> str:
+        """Where a dialog for `kind` (images, checkpoints, sessions, masks, exports) opens:
+        the folder last used for that kind, else the last folder used at all; with `name`
+        the suggested file in it."""
+        for key in (f"folders/{kind}", "folders/last"):
+            folder = self.settings.value(key)
+            if folder and Path(str(folder)).is_dir():
+                return str(Path(str(folder)) / name) if name else str(folder)
+        return name
+
+    def remember_folder(self, kind: str, path: str | Path) -> None:
+        p = Path(path)
+        folder = str(p if p.is_dir() else p.parent)
+        self.settings.setValue(f"folders/{kind}", folder)
+        self.settings.setValue("folders/last", folder)
+
+    def _ask_open(self, kind: str, caption: str, filters: str) -> str:
+        path, _ = QFileDialog.getOpenFileName(self.parent, caption, self.start_dir(kind), filters)
+        if path:
+            self.remember_folder(kind, path)
+        return path
+
+    def _ask_save(self, kind: str, caption: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, caption, self.start_dir(kind, name), filters
+        )
+        if path:
+            self.remember_folder(kind, path)
+        return path
 
     # -- opening ---------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> None:
@@ -77,6 +115,7 @@ class FileActions:
             return False
         self.editor.set_source(img, str(path))
         self.remember(str(path))
+        self.remember_folder("images", path)
         return True
 
     def paste_image(self) -> None:
@@ -87,24 +126,25 @@ class FileActions:
         self.editor.set_source(pil_from_qimage(qimage), None)
 
     def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open image", "", IMAGE_FILTER)
+        path = self._ask_open("images", "Open image", IMAGE_FILTER)
         if path:
             self.open_image(path)
 
     def choose_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open checkpoint", "", CHECKPOINT_FILTER)
+        path = self._ask_open("checkpoints", "Open checkpoint", CHECKPOINT_FILTER)
         if path:
             self.open_checkpoint(path)
 
     def choose_checkpoint_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self.parent, "Open Hugging Face model folder")
+        path = QFileDialog.getExistingDirectory(
+            self.parent, "Open Hugging Face model folder", self.start_dir("checkpoints")
+        )
         if path:
+            self.remember_folder("checkpoints", path)
             self.open_checkpoint(path)
 
     def choose_compare_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self.parent, "Compare with checkpoint", "", CHECKPOINT_FILTER
-        )
+        path = self._ask_open("checkpoints", "Compare with checkpoint", CHECKPOINT_FILTER)
         if path:
             self.live.open_compare(path)
 
@@ -127,15 +167,13 @@ class FileActions:
         return True
 
     def choose_session_to_open(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self.parent, "Open session", "", "MAE Desktop sessions (*.json)"
-        )
+        path = self._ask_open("sessions", "Open session", "MAE Desktop sessions (*.json)")
         if path:
             self.open_session_file(path)
 
     def choose_session_to_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self.parent, "Save session", "session.json", "MAE Desktop sessions (*.json)"
+        path = self._ask_save(
+            "sessions", "Save session", "session.json", "MAE Desktop sessions (*.json)"
         )
         if path:
             try:
@@ -153,16 +191,13 @@ class FileActions:
         return True
 
     def choose_mask_to_load(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Load mask", "", "Masks (*.npy *.png)")
+        path = self._ask_open("masks", "Load mask", "Masks (*.npy *.png)")
         if path:
             self.load_mask_file(path)
 
     def choose_mask_to_save(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self.parent,
-            "Save mask",
-            "mask.npy",
-            "NumPy grid (*.npy);;PNG, white = masked (*.png)",
+        path = self._ask_save(
+            "masks", "Save mask", "mask.npy", "NumPy grid (*.npy);;PNG, white = masked (*.png)"
         )
         if path:
             try:
@@ -177,33 +212,31 @@ class FileActions:
             raise MAEError(f"the {name} panel shows nothing yet")
         Image.fromarray(self.panels.data[name]).save(path)
 
-    def export_figure(self, path: str | Path) -> None:
-        """The result panels side by side (input with mask first) as one PNG."""
-        names = [n for n in FIGURE_PANELS if n in self.panels.data]
-        if self.editor.image is None or not names:
-            raise MAEError("nothing to export yet")
-        gap = np.full((self.editor.image.shape[0], 8, 3), 255, np.uint8)
-        parts = []
-        for n in names:
-            parts += [self.panels.data[n], gap]
-        Image.fromarray(np.concatenate(parts[:-1], axis=1)).save(path)
+    def export_figure(self, path: str | Path, scale: float = 1.0) -> Path:
+        """The figure of the result on screen (original, masked input, reconstruction,
+        composite, error and attention with titles, colorbars and masked PSNR) as PNG (at
+        `scale`), SVG or PDF, by the path's suffix."""
+        shown = self.live.shown
+        data = figure_of(self.editor, shown) if shown is not None else None
+        if data is None:
+            raise MAEError("nothing to export yet: no reconstruction on screen")
+        return render_figure(data, path, scale)
 
     def choose_panel_export(self, name: str) -> None:
         if name not in self.panels.data:
             self.show_error(f"the {name} panel shows nothing yet")
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self.parent, "Export panel", f"{name}.png", "PNG (*.png)"
-        )
+        path = self._ask_save("exports", "Export panel", f"{name}.png", "PNG (*.png)")
         if path:
             self._export(lambda: self.export_panel(name, path))
 
-    def choose_figure_export(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self.parent, "Export figure", "figure.png", "PNG (*.png)"
-        )
+    def choose_figure_export(self, suffix: str = ".png", scale: float = 1.0) -> None:
+        kind = FIGURE_FILTERS[suffix]
+        path = self._ask_save("exports", "Export figure", f"figure{suffix}", kind)
         if path:
-            self._export(lambda: self.export_figure(path))
+            if not Path(path).suffix:
+                path += suffix
+            self._export(lambda: self.export_figure(path, scale))
 
     def _export(self, fn: Callable[[], None]) -> None:
         try:

@@ -13,11 +13,20 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QSplitter, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .. import APP_NAME
 from ..core.editor import EditorState
 from ..core.live import LiveController, Shown
+from ..core.readout import patch_readout
+from ..engine.brush import pixel_to_patch
 from . import settings as settings_mod
 from .bridge import LaneBridge
 from .canvas import MaskCanvas
@@ -29,15 +38,19 @@ from .docks.mask_dock import MaskDock
 from .docks.metrics_dock import MetricsDock
 from .files import FileActions, pil_from_qimage
 from .menus import Menus
-from .panels import ResultPanels
+from .panels import LAYOUTS, ResultPanels
 from .results_view import ResultsView
 from .status import StatusLine
+from .tiles import ElidedLabel
 
 # Results are drawn at most about 60 times a second, 30 while the user paints (the mask
 # overlay on the canvas follows every mouse event; the panels need not, and the GUI thread
 # keeps time for the mouse).
 DRAW_INTERVAL_MS = 15
 DRAW_INTERVAL_PAINTING_MS = 33
+# the canvas's share of the central area per layout (the rest goes to the panels)
+CANVAS_SHARE = {"grid": 0.42, "row": 0.6, "tabs": 0.5}
+READOUT_HINT = "Point at the image or any panel: the patch's position, mask, error, attention"
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +71,9 @@ class MainWindow(QMainWindow):
         self._pending: Shown | None = None  # the newest result, waiting for its draw slot
         self._rest: Shown | None = None  # drawn but for its attention panel and docks
         self._shown_image_id = -1  # the editor image the canvas shows
+        self._pointer: tuple[float, float] | None = None  # the linked cursor, image pixels
+        self._hover_cell: tuple[int, int] | None = None
+        self.layout_mode = "grid"
         self._last_draw = 0.0
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
@@ -98,13 +114,45 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.canvas)
         self.splitter.addWidget(self.panels)
-        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(0, 4)  # canvas and panels grow together
         self.splitter.setStretchFactor(1, 5)
         self.splitter.setSizes([560, 700])
-        self.setCentralWidget(self.splitter)
+        self.readout = ElidedLabel(READOUT_HINT)  # the linked cursor's line
+        self.readout.setObjectName("readout")
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(self.splitter, 1)
+        box.addWidget(self.readout)
+        self.setCentralWidget(central)
+
+    def set_layout(self, mode: str) -> None:
+        """grid: canvas beside the panels in an even grid; row: canvas above the panels
+        in one row; tabs: canvas beside one large panel at a time."""
+        if mode not in LAYOUTS:
+            raise ValueError(f"unknown layout {mode!r}")
+        self.layout_mode = mode
+        vertical = mode == "row"
+        orientation = Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal
+        if self.splitter.orientation() != orientation or self.panels.mode != mode:
+            self.splitter.setOrientation(orientation)
+            total = max(sum(self.splitter.sizes()), 200)
+            first = int(total * CANVAS_SHARE[mode])
+            self.splitter.setSizes([first, total - first])
+        self.panels.set_layout(mode)
+        if hasattr(self, "menus"):
+            self.menus.check(self.menus.layout_group, mode)
+
+    def set_mask_style(self, style: str) -> None:
+        """How the canvas draws masked patches (imaging.MASK_STYLES)."""
+        self.canvas.set_mask_style(style)
+        if hasattr(self, "menus"):
+            self.menus.check(self.menus.mask_style_group, style)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
+        widget.setMinimumWidth(250)  # a steady width: growing text wraps, docks stay put
         widget.setMaximumWidth(320)
         dock.setObjectName(title.replace(" ", "_").lower())
         dock.setWidget(widget)
@@ -137,11 +185,15 @@ class MainWindow(QMainWindow):
         canvas.stroke_changed.connect(editor.paint)
         canvas.stroke_finished.connect(editor.end_stroke)
         canvas.query_picked.connect(lambda row, col: editor.pick_query((row, col)))
-        canvas.hovered.connect(self._on_hovered)
+        canvas.pointer.connect(self.point_at)
+        self.panels.pointer.connect(self.point_at)
         editor.image_changed.connect(self._on_image_changed)
-        editor.mask_changed.connect(lambda: canvas.set_mask(editor.mask))
+        editor.mask_changed.connect(self._on_mask_changed)
         editor.options_changed.connect(lambda _names: self._show_query())
         editor.model_changed.connect(self._on_model_changed)
+        editor.compare_changed.connect(
+            lambda: self.panels.set_wanted("compare", editor.compare is not None)
+        )
         live.analysis_shown.connect(self._on_analysis_shown)
         live.error.connect(self.show_error)
         live.notice.connect(self.status.notice)
@@ -157,6 +209,11 @@ class MainWindow(QMainWindow):
         self.canvas.set_mask(editor.mask)
         self._show_query()
         self._update_title()
+        self.point_at(self._pointer)
+
+    def _on_mask_changed(self) -> None:
+        self.canvas.set_mask(self.editor.mask)
+        self._update_readout()
 
     def _on_model_changed(self) -> None:
         self._on_image_changed()  # the image may have been refitted to the new model
@@ -196,6 +253,7 @@ class MainWindow(QMainWindow):
             return  # a newer result was drawn meanwhile: its own rest follows
         self._rest = None
         self.results.draw_extras()
+        self._update_readout()
         self.analysis_drawn.emit(shown.id)
 
     @property
@@ -205,7 +263,9 @@ class MainWindow(QMainWindow):
 
     def _show_query(self) -> None:
         a = self.editor.attention
-        self.canvas.set_query(a.cell if a.query == "patch" else None)
+        cell = a.cell if a.query == "patch" else None
+        self.canvas.set_query(cell)
+        self.panels.set_query(cell, self.editor.patch_size)
 
     def _update_title(self) -> None:
         parts = [APP_NAME]
@@ -215,15 +275,32 @@ class MainWindow(QMainWindow):
             parts.append(self.editor.image_name)
         self.setWindowTitle(" — ".join(parts))
 
-    def _on_hovered(self, row: int, col: int) -> None:
-        shown = self.live.shown
-        if row < 0 or shown is None or shown.outcome.analysis.reconstruction is None:
-            return
-        if row >= self.editor.grid[0] or col >= self.editor.grid[1]:
-            return
-        err = shown.outcome.analysis.reconstruction.patch_error[row, col]
-        state = "masked" if self.editor.mask[row, col] else "visible"
-        self.statusBar().showMessage(f"patch ({row}, {col}) {state}, error {err:.4f}", 3000)
+    # -- the linked cursor --------------------------------------------------------------------
+    def point_at(self, pos: tuple[float, float] | None) -> None:
+        """The pointer is at image pixel pos over the canvas or a panel (None: it left):
+        its patch is outlined in every view and the readout describes it."""
+        self._pointer = pos
+        editor = self.editor
+        cell = None
+        if pos is not None:
+            cell = pixel_to_patch(pos[0], pos[1], editor.patch_size, editor.grid)
+        if cell != self._hover_cell:
+            self._hover_cell = cell
+            self.canvas.set_hover(cell)
+            self.panels.set_hover(cell, editor.patch_size)
+        self._update_readout()
+
+    def _update_readout(self) -> None:
+        """The readout for the pointer, from the mask being edited and the result on
+        screen (so it is never stale after a drag or a new result)."""
+        pos, editor = self._pointer, self.editor
+        text = ""
+        if pos is not None and editor.image is not None:
+            shown = self.results.shown
+            rec = shown.outcome.analysis.reconstruction if shown else None
+            att = self.results.attention_values if shown else None
+            text = patch_readout(pos, editor.patch_size, editor.mask, editor.image, rec, att)
+        self.readout.setText(text or READOUT_HINT)
 
     # -- actions -----------------------------------------------------------------------------
     def show_error(self, message: str) -> None:

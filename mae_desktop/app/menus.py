@@ -14,7 +14,16 @@ from ..engine.device import available_devices, supported_dtypes
 from ..engine.images import RESIZE_POLICIES
 from ..paths import package_resources
 from .files import IMAGE_SUFFIXES
-from .panels import PANELS, TITLES
+from .imaging import MASK_STYLES
+from .panels import LAYOUTS, PANELS, TITLES
+
+# (menu label, file suffix, PNG scale: 100 dpi times it)
+FIGURE_CHOICES = (
+    ("PNG, screen (1×)…", ".png", 1.0),
+    ("PNG, print (3×)…", ".png", 3.0),
+    ("SVG (vector)…", ".svg", 1.0),
+    ("PDF (vector)…", ".pdf", 1.0),
+)
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -48,7 +57,9 @@ class Menus:
         for name in PANELS:
             label = TITLES[name].split(":")[0] + "…"
             self.action(export, label, lambda n=name: files.choose_panel_export(n))
-        self.action(file, "Export figure…", files.choose_figure_export)
+        figure = file.addMenu("Export figure")
+        for label, suffix, scale in FIGURE_CHOICES:
+            self.action(figure, label, lambda x=suffix, k=scale: files.choose_figure_export(x, k))
         file.addSeparator()
         self.action(file, "Quit", win.close, QKeySequence.StandardKey.Quit)
 
@@ -71,6 +82,16 @@ class Menus:
 
         view = bar.addMenu("&View")
         self.action(view, "Reset zoom", win.reset_zoom, "0")
+        self.layout_group = self._group(
+            view.addMenu("Layout"), list(LAYOUTS), win.layout_mode, win.set_layout
+        )
+        self.mask_style_group = self._group(
+            view.addMenu("Mask style"),
+            list(MASK_STYLES),
+            win.canvas.mask_style,
+            win.set_mask_style,
+        )
+        view.addSeparator()
         for d in win.docks:
             view.addAction(d.toggleViewAction())
 

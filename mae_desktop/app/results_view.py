@@ -8,15 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.attention_view import attention_view
 from ..core.editor import EditorState
 from ..core.live import Shown
 from ..engine.patches import upsample_grid
 from ..engine.reconstruction import Reconstruction
 from .docks.analysis_dock import AnalysisDock
 from .docks.heads_dock import HeadsView
-from .imaging import to_uint8
+from .imaging import mask_outline, to_uint8
 from .panels import ResultPanels
 
+# the masked cells' outline on the error map: green, a colour inferno never takes
+MASK_MARK_RGBA = (70, 230, 120, 255)
 MASK_GREY = 128  # engine.reconstruction.masked_view's 0.5 fill, in uint8
 
 
@@ -35,6 +38,7 @@ class ResultsView:
         self.editor, self.panels, self.heads, self.analysis = editor, panels, heads, analysis
         self._heads_visible, self._analysis_visible = heads_visible, analysis_visible
         self.shown: Shown | None = None
+        self.attention_values: np.ndarray | None = None  # the attention panel's (gh, gw)
         self._base: tuple[int, np.ndarray] | None = None  # (image_id, the image as uint8)
         editor.options_changed.connect(lambda _names: self.draw_attention())
 
@@ -68,9 +72,12 @@ class ResultsView:
             self.panels.show_image("reconstruction", shown_rec)
             self.panels.show_image("composite", composite)
             self.panels.show_heatmap("error", rec.patch_error, patch, "inferno")
+            # which cells were masked: the error that matters is theirs
+            self.panels.show_marks("error", mask_outline(request.mask, patch, MASK_MARK_RGBA))
         else:
             for name in ("reconstruction", "composite", "error"):
                 self.panels.clear(name)
+            self.panels.show_marks("error", None)
         self._draw_compare(shown.outcome.compare)
 
     def draw_extras(self) -> None:
@@ -80,7 +87,14 @@ class ResultsView:
             return
         rec = self.shown.outcome.analysis.reconstruction
         if rec is not None and self._analysis_visible():
-            self.analysis.show_histogram(rec.patch_error, self.shown.request.mask)
+            request = self.shown.request
+            self.analysis.show_histogram(rec.patch_error, request.mask)
+            psnr = (
+                rec.masked_psnr if rec.masked_psnr is None or np.isfinite(rec.masked_psnr) else None
+            )
+            self.analysis.mark_current(
+                float(request.mask.mean()), psnr, request.image_id, request.generation
+            )
 
     def _draw_compare(self, other: Reconstruction | str | None) -> None:
         if other is None:
@@ -89,7 +103,7 @@ class ResultsView:
         name = Path((self.editor.compare or {}).get("path", "")).name
         if isinstance(other, str):
             self.panels.clear("compare")
-            self.panels.set_title("compare", f"Compare {name}: {other[:60]}")
+            self.panels.set_title("compare", f"Compare {name}: {other}")
             return
         psnr = "n/a" if other.masked_psnr is None else f"{other.masked_psnr:.2f} dB"
         self.panels.set_title("compare", f"Compare {name}: composite, {psnr}")
@@ -100,27 +114,21 @@ class ResultsView:
         shown = self.shown
         att = shown.outcome.analysis.attention if shown else None
         if att is None:
+            self.attention_values = None
             self.panels.clear("attention")
             note = "; ".join(shown.outcome.analysis.notes) if shown else ""
-            self.panels.set_title("attention", "Attention: " + (note[:60] or "none"))
+            self.panels.set_title("attention", "Attention: " + (note or "none"))
             return
         opts = self.editor.attention
-        layers, heads = att.maps.shape[:2]
-        layer = layers - 1 if opts.layer < 0 else min(opts.layer, layers - 1)
-        if opts.rollout and att.rollout is not None:
-            values, what = att.rollout, "rollout"
-        else:
-            head = opts.head if isinstance(opts.head, str) or opts.head < heads else "mean"
-            values = att.reduce(head)[layer]
-            label = head if isinstance(head, str) else f"head {head}"
-            what = f"{att.part} layer {layer + 1}, {label}"
-        if self._heads_visible():
+        view = attention_view(att, opts.layer, opts.head, opts.rollout)
+        self.attention_values = view.values
+        if self._heads_visible():  # (rollout: the last layer's heads)
+            layer = view.layer if view.layer >= 0 else att.maps.shape[0] - 1
             self.heads.show_heads(att.maps[layer], self.editor.patch_size, opts.colormap)
-        query = att.query if isinstance(att.query, str) else f"patch {att.query}"
-        self.panels.set_title("attention", f"Attention: {what}, {query}")
+        self.panels.set_title("attention", f"Attention: {view.label}")
         self.panels.show_heatmap(
             "attention",
-            values,
+            view.values,
             self.editor.patch_size,
             opts.colormap,
             base=self.base8(shown),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyqtgraph as pg
 import torch  # noqa: F401  (torch before Qt: DLL load order on Windows)
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -28,6 +28,7 @@ from ..paths import default_model, package_resources
 from .main_window import MainWindow
 
 DEFAULT_SAMPLE = "astronaut.png"
+DEFAULT_SIZE = (1500, 900)  # the window of the one-shot modes (--screenshot, --self-test)
 _collector: GarbageCollector | None = None
 
 
@@ -57,6 +58,15 @@ def make_app() -> QApplication:
     # to the switch interval when the GUI thread wants it: 5 ms by default, 1 ms here.
     sys.setswitchinterval(0.001)
     return app
+
+
+def dispose(window: MainWindow) -> None:
+    """Destroy the window's C++ side now, while the QApplication lives. (Left to the
+    interpreter's exit, pyqtgraph's plot items, such as the colorbars, can be torn down
+    after Qt's own objects are gone: a crash after the window has closed.)"""
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 def start_window(
@@ -104,6 +114,7 @@ def _one_shot(
     image: str | None,
     on_result: Callable[[MainWindow], tuple[int, str]],
     timeout_s: float,
+    size: tuple[int, int] = DEFAULT_SIZE,
 ) -> tuple[int, str]:
     """Open a scratch window (default layout, the user's settings untouched), wait for the
     first result drawn, return on_result(window): (exit code, line); (1, reason) on an
@@ -115,7 +126,7 @@ def _one_shot(
     app = make_app()
     scratch = Path(tempfile.mkdtemp()) / "scratch.ini"
     window = MainWindow(QSettings(str(scratch), QSettings.Format.IniFormat))
-    window.resize(1500, 900)
+    window.resize(*size)
     window.dialogs_enabled = False
     outcome = [1, "no result within the time limit"]
 
@@ -131,6 +142,7 @@ def _one_shot(
     QTimer.singleShot(0, lambda: start_window(checkpoint, image, window))
     app.exec()
     window.close()
+    dispose(window)
     shutil.rmtree(scratch.parent, ignore_errors=True)
     return outcome[0], outcome[1]
 
@@ -187,9 +199,11 @@ def run_app(
     image: str | None = None,
     screenshot: str | None = None,
     timeout_s: float = 120.0,
+    size: tuple[int, int] | None = None,
 ) -> int:
-    """Run the app until it is closed; with `screenshot`, save the window as PNG once the
-    first reconstruction is drawn and exit 0 (1 on an error or after timeout_s)."""
+    """Run the app until it is closed; with `screenshot`, save the window (at `size`, by
+    default 1500x900) as PNG once the first reconstruction is drawn and exit 0 (1 on an
+    error or after timeout_s)."""
     if screenshot:
 
         def grab(window: MainWindow) -> tuple[int, str]:
@@ -197,7 +211,7 @@ def run_app(
             ok = window.grab().save(str(Path(screenshot)))
             return (0, "") if ok else (1, f"cannot write {screenshot}")
 
-        code, line = _one_shot(checkpoint, image, grab, timeout_s)
+        code, line = _one_shot(checkpoint, image, grab, timeout_s, size or DEFAULT_SIZE)
         if code:
             print(f"mae-desktop: error: {line}", file=sys.stderr)
         return code
@@ -208,4 +222,5 @@ def run_app(
     got = _close_on_signals(window)
     start_window(checkpoint, image, window)
     code = app.exec()
+    dispose(window)
     return 128 + got[0] if got else code

@@ -9,6 +9,8 @@ from PySide6.QtCore import QSettings
 
 from ..engine.device import available_devices, resolve_device, supported_dtypes
 from ..engine.errors import MAEError
+from .imaging import MASK_STYLES
+from .panels import LAYOUTS
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -20,11 +22,18 @@ def restore(win: MainWindow) -> None:
         win.restoreGeometry(geometry)
     if state := s.value("window/state"):
         win.restoreState(state)
+    win.set_layout(_known(s.value("view/layout"), LAYOUTS, "grid"))
+    win.set_mask_style(_known(s.value("view/mask_style"), MASK_STYLES, "auto"))
     if splitter := s.value("window/splitter"):
         win.splitter.restoreState(splitter)
     win.mask_dock.brush_spin.setValue(int(s.value("brush/size", 1)))
     win.mask_dock.shape_combo.setCurrentText(str(s.value("brush/shape", "square")))
     win.editor.set_attention(colormap=str(s.value("view/colormap", "inferno")))
+
+
+def _known(value: object, choices: tuple[str, ...], default: str) -> str:
+    """A remembered choice this version still offers, else the default."""
+    return str(value) if value in choices else default
 
 
 def save(win: MainWindow) -> None:
@@ -35,6 +44,8 @@ def save(win: MainWindow) -> None:
     s.setValue("brush/size", win.mask_dock.brush_spin.value())
     s.setValue("brush/shape", win.mask_dock.shape_combo.currentText())
     s.setValue("view/colormap", editor.attention.colormap)
+    s.setValue("view/layout", win.layout_mode)
+    s.setValue("view/mask_style", win.canvas.mask_style)
     if editor.model:
         s.setValue("model/device", editor.device_choice)
         s.setValue("model/dtype", editor.model["dtype"])

@@ -88,8 +88,8 @@ def test_mask_files_and_exports(qtbot, window, tmp_path):
 
 def test_session_round_trip(qtbot, window, new_window, tmp_path):
     m = masks.random_mask((4, 4), 0.5, 9)
+    window.mask_dock.seed_spin.setValue(9)  # (regenerates the mask: the mask comes after)
     window.editor.set_mask(m)
-    window.mask_dock.seed_spin.setValue(9)
     window.attention_dock.part_combo.setCurrentText("decoder")
     settle(qtbot, window)
     window.files.save_session_file(tmp_path / "s.json")

@@ -6,18 +6,24 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from tests.app.gui import finish, run_main, start_main
+from tests.app.gui import ROOT, finish, run_main, start_main
 
 
 def test_screenshot_shows_the_window_with_results(tmp_path, hf_pair):
     out = tmp_path / "shot.png"
-    result = run_main("--checkpoint", hf_pair[1], "--screenshot", out)
+    bright = ROOT / "mae_desktop" / "resources" / "samples" / "chelsea.png"
+    args = ("--checkpoint", hf_pair[1], "--image", bright, "--screenshot", out)
+    result = run_main(*args, "--size", "1024x700")
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
-        assert im.size[0] >= 800 and im.size[1] >= 500
-        pixels = np.asarray(im.convert("RGB"))
+        assert im.size == (1024, 700)
+        pixels = np.asarray(im.convert("RGB")).astype(int)
     # a window with content, not a blank one: many distinct colours
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500
+    # and no empty black frames: the panels fill the window
+    assert (pixels.sum(axis=-1) <= 12).mean() <= 0.15
+    wrong = run_main("--size", "1024x700")
+    assert wrong.returncode == 1 and "--screenshot" in wrong.stderr
 
 
 def test_self_test_passes_and_fails_loudly(tmp_path, hf_pair):

@@ -285,26 +285,27 @@ def test_layer_head_and_rollout_controls_draw_that_map(qtbot, window):
         dock.layer_slider.setValue(layer)
         assert dock.layer_label.text() == str(layer + 1)
         choices = {"mean": att.maps[layer].mean(axis=0), "max": att.maps[layer].max(axis=0)}
-        choices.update({f"head {h}": att.maps[layer, h] for h in range(heads)})
+        choices.update({f"head {h + 1}": att.maps[layer, h] for h in range(heads)})
         for index, (label, values) in enumerate(choices.items()):
             dock.head_combo.setCurrentIndex(index)
             assert dock.head_combo.currentText() == label
             title = panels.titles["attention"].text()
-            assert title == f"Attention: encoder layer {layer + 1}, {label}, cls"
+            heads_label = f"{label} of heads" if label in ("mean", "max") else label
+            assert title == f"Attention: encoder layer {layer + 1}, {heads_label}, CLS"
             want = expected_attention(values, cmap)
             np.testing.assert_array_equal(panels.data["attention"], want, err_msg=title)
             drawn[(layer, label)] = want
     # the choices draw different maps (so the comparisons above can tell them apart)
     assert not np.array_equal(drawn[(0, "mean")], drawn[(1, "mean")])
     assert not np.array_equal(drawn[(1, "mean")], drawn[(1, "max")])
-    assert not np.array_equal(drawn[(1, "head 0")], drawn[(1, "head 1")])
+    assert not np.array_equal(drawn[(1, "head 1")], drawn[(1, "head 2")])
     dock.rollout_check.setChecked(True)
-    assert panels.titles["attention"].text() == "Attention: rollout, cls"
+    assert panels.titles["attention"].text() == "Attention: rollout, CLS"
     want = expected_attention(att.rollout, cmap)
     np.testing.assert_array_equal(panels.data["attention"], want)
     assert not any(np.array_equal(want, d) for d in drawn.values())
     dock.rollout_check.setChecked(False)
-    assert panels.titles["attention"].text().startswith("Attention: encoder layer 2, head 3")
+    assert panels.titles["attention"].text().startswith("Attention: encoder layer 2, head 4")
 
 
 def test_switching_to_the_decoder_runs_a_decoder_pass(qtbot, window):
@@ -320,7 +321,7 @@ def test_switching_to_the_decoder_runs_a_decoder_pass(qtbot, window):
     assert att.maps.shape[:2] == (2, 2)  # the decoder's layers and heads
     assert not np.isnan(att.maps).any()  # every patch has a token in the decoder
     assert dock.head_combo.count() == 2 + 2
-    assert panels.titles["attention"].text() == "Attention: decoder layer 2, mean, cls"
+    assert panels.titles["attention"].text() == "Attention: decoder layer 2, mean of heads, CLS"
     want = expected_attention(att.maps[-1].mean(axis=0), window.editor.attention.colormap)
     np.testing.assert_array_equal(panels.data["attention"], want)
     assert tuple(ABSENT_RGBA[:3]) not in {tuple(p) for p in want.reshape(-1, 3)}
