@@ -47,6 +47,8 @@ T_CLI_OPT = "tests/cli/test_cli_options.py"
 T_LIVE = "tests/core/test_live.py"
 T_LANE = "tests/core/test_lane.py"
 T_WORKER = "tests/core/test_worker.py"
+T_CONTROLS = "tests/app/test_controls.py"
+T_VIEWER = "tests/app/test_viewer.py"
 T_VIEW = "tests/app/test_results_view.py"
 T_PAINT = "tests/app/test_painting.py"
 
@@ -443,8 +445,8 @@ MUTANTS: list[Mutant] = [
     ),
     m(
         "view-layer-ignored",
-        "mae_desktop/app/results_view.py",
-        "layer = layers - 1 if opts.layer < 0 else min(opts.layer, layers - 1)",
+        "mae_desktop/core/attention_view.py",
+        "layer = layers - 1 if layer < 0 else min(layer, layers - 1)",
         "layer = layers - 1",
         T_VIEW + "::test_layer_head_and_rollout_controls_draw_that_map",
     ),
@@ -493,9 +495,104 @@ MUTANTS: list[Mutant] = [
     m(
         "reset-zoom-canvas-only",
         "mae_desktop/app/panels.py",
-        "        for v in self.views:\n            v.setRange(rect=rect, padding=0.02)",
-        "        self.views[0].setRange(rect=rect, padding=0.02)",
+        "        for v in self.views:\n            v.setRange(rect=rect, padding=0.01)",
+        "        self.views[0].setRange(rect=rect, padding=0.01)",
         T_VIEW + "::test_zoom_and_pan_are_shared_and_0_resets",
+    ),
+    # -- the viewer ---------------------------------------------------------------------------
+    m(
+        "linked-cursor-panels-not-outlined",
+        "mae_desktop/app/panels.py",
+        "            place_outline(tile.hover, cell, patch)",
+        "            pass",
+        T_VIEWER + "::test_the_linked_cursor_outlines_the_patch_everywhere_and_reads_it_out",
+    ),
+    m(
+        "readout-masked-visible-swapped",
+        "mae_desktop/core/readout.py",
+        '"masked" if mask[row, col] else "visible"',
+        '"visible" if mask[row, col] else "masked"',
+        T_VIEWER + "::test_the_linked_cursor_outlines_the_patch_everywhere_and_reads_it_out",
+    ),
+    m(
+        "readout-stale-after-a-result",
+        "mae_desktop/app/main_window.py",
+        "        self.results.draw_extras()\n        self._sync_linked_cursor()",
+        "        self.results.draw_extras()",
+        T_VIEWER + "::test_the_readout_follows_a_drag_and_is_never_stale",
+    ),
+    m(
+        "stroke-joins-cells-across-the-outside",
+        "mae_desktop/app/canvas.py",
+        "        start = self._last_pos if self._last_pos is not None else point\n"
+        "        self._last_pos = point",
+        "        start = self._last_pos if self._last_pos is not None else point\n"
+        "        if self.cell_at(pos) is not None:\n"
+        "            self._last_pos = point",
+        T_VIEWER + "::test_a_stroke_out_of_the_image_and_back_masks_only_what_it_crossed",
+    ),
+    m(
+        "auto-mask-style-ignores-luminance",
+        "mae_desktop/app/imaging.py",
+        "cells[mask] = pictures[(luma[mask] >= AUTO_THRESHOLD).astype(np.intp)]",
+        "cells[mask] = pictures[1]",
+        "tests/app/test_imaging.py::test_auto_shows_where_the_dark_tint_does_not",
+    ),
+    m(
+        "compare-panel-always-shown",
+        "mae_desktop/app/panels.py",
+        'OPTIONAL = frozenset({"compare"})',
+        "OPTIONAL = frozenset()",
+        T_VIEWER + "::test_result_images_fill_their_cells",
+    ),
+    m(
+        "colorbar-range-fixed",
+        "mae_desktop/app/panels.py",
+        "self.tiles[name].set_scale(float(finite.min()), float(finite.max()), cmap)",
+        "self.tiles[name].set_scale(0.0, 1.0, cmap)",
+        T_VIEWER + "::test_colorbars_span_the_values_shown",
+    ),
+    m(
+        "error-map-without-mask-marks",
+        "mae_desktop/app/results_view.py",
+        'self.panels.show_marks("error", mask_outline(request.mask, patch, MASK_MARK_RGBA))',
+        'self.panels.show_marks("error", None)',
+        T_VIEWER + "::test_the_error_map_marks_the_masked_cells",
+    ),
+    m(
+        "figure-ignores-the-chosen-layer",
+        "mae_desktop/core/figures.py",
+        "attention_view(att, opts.layer, opts.head, opts.rollout)",
+        "attention_view(att, -1, opts.head, opts.rollout)",
+        T_VIEWER + "::test_figure_export_holds_the_view_titles_and_scales",
+    ),
+    m(
+        "dialogs-forget-the-folder",
+        "mae_desktop/app/files.py",
+        'for key in (f"folders/{kind}", "folders/last"):',
+        "for key in ():",
+        T_VIEWER + "::test_dialogs_open_in_the_folder_used_last",
+    ),
+    m(
+        "layout-not-remembered",
+        "mae_desktop/app/settings.py",
+        '    s.setValue("view/layout", win.layout_mode)\n',
+        "",
+        T_VIEWER + "::test_layouts_are_applied_and_remembered",
+    ),
+    m(
+        "rollout-leaves-layer-and-head-enabled",
+        "mae_desktop/app/docks/attention_dock.py",
+        "            widget.setEnabled(not rollout)",
+        "            widget.setEnabled(True)",
+        T_CONTROLS + "::test_rollout_disables_layer_and_head_and_says_why",
+    ),
+    m(
+        "ratio-slider-does-not-regenerate",
+        "mae_desktop/app/docks/mask_dock.py",
+        "self.editor.set_generator(ratio=value / 100.0, regenerate=True)",
+        "self.editor.set_generator(ratio=value / 100.0)",
+        T_CONTROLS + "::test_the_ratio_slider_regenerates_live_and_a_drag_is_one_undo_step",
     ),
 ]
 

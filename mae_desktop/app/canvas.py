@@ -88,14 +88,14 @@ class MaskCanvas(ImageArea):
         self.patch = patch
         self.grid = (image.shape[0] // patch, image.shape[1] // patch)
         self._luma = cell_luminance(image, patch)
-        self.image_item.setImage(to_uint8(image), levels=(0, 255))
+        self.image_item.setImage(to_uint8(image), autoLevels=False)
 
     def set_mask(self, mask: np.ndarray) -> None:
         """Redraw the overlay for a bool (gh, gw) mask (cheap: numpy + one texture)."""
         self._mask = mask
         luma = self._luma if self._luma is not None and self._luma.shape == mask.shape else None
         rgba = mask_overlay(mask, self.patch, style=self.mask_style, cell_luma=luma)
-        self.overlay_item.setImage(rgba, levels=(0, 255))
+        self.overlay_item.setImage(rgba, autoLevels=False)
 
     def set_mask_style(self, style: str) -> None:
         """How masked patches are drawn: imaging.MASK_STYLES."""

@@ -194,9 +194,9 @@ def heatmap_rgba(
 ) -> np.ndarray:
     """Per-patch values (gh, gw) -> RGBA uint8 (gh*patch, gw*patch, 4) with pyqtgraph's
     colormap; NaN cells (absent) are grey with a diagonal hatch, never a colour of the map."""
-    lut = _lut(cmap)
+    table = lut(cmap)
     t, finite = unit_range(values)
-    rgb = lut[np.round(t * 255).astype(np.int64)]
+    rgb = table[np.round(t * 255).astype(np.int64)]
     rgba = np.concatenate([rgb, np.full((*values.shape, 1), 255, np.uint8)], axis=-1)
     rgba[~finite] = ABSENT_RGBA
     big = upsample_grid(rgba, patch)
@@ -207,7 +207,7 @@ def heatmap_rgba(
 
 
 @functools.lru_cache(maxsize=16)
-def _lut(cmap: str) -> np.ndarray:
+def lut(cmap: str) -> np.ndarray:
     """pyqtgraph's colormap as a uint8 (256, 3) table (cached: drawn per result)."""
     lut = pg.colormap.get(cmap).getLookupTable(nPts=256, alpha=False)
     lut.setflags(write=False)

@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.panels.pointer.connect(self.point_at)
         editor.image_changed.connect(self._on_image_changed)
         editor.mask_changed.connect(self._on_mask_changed)
+        editor.stroke_finished.connect(self._sync_linked_cursor)
         editor.options_changed.connect(lambda _names: self._show_query())
         editor.model_changed.connect(self._on_model_changed)
         editor.compare_changed.connect(
@@ -213,7 +214,8 @@ class MainWindow(QMainWindow):
 
     def _on_mask_changed(self) -> None:
         self.canvas.set_mask(self.editor.mask)
-        self._update_readout()
+        if not self.editor.stroking:
+            self._update_readout()
 
     def _on_model_changed(self) -> None:
         self._on_image_changed()  # the image may have been refitted to the new model
@@ -253,7 +255,7 @@ class MainWindow(QMainWindow):
             return  # a newer result was drawn meanwhile: its own rest follows
         self._rest = None
         self.results.draw_extras()
-        self._update_readout()
+        self._sync_linked_cursor()
         self.analysis_drawn.emit(shown.id)
 
     @property
@@ -278,7 +280,9 @@ class MainWindow(QMainWindow):
     # -- the linked cursor --------------------------------------------------------------------
     def point_at(self, pos: tuple[float, float] | None) -> None:
         """The pointer is at image pixel pos over the canvas or a panel (None: it left):
-        its patch is outlined in every view and the readout describes it."""
+        its patch is outlined in every view and the readout describes it. While a stroke
+        goes on only the canvas follows at once; the panels and the readout follow with the
+        next result drawn (each panel outline moved is a repaint of every panel)."""
         self._pointer = pos
         editor = self.editor
         cell = None
@@ -287,7 +291,11 @@ class MainWindow(QMainWindow):
         if cell != self._hover_cell:
             self._hover_cell = cell
             self.canvas.set_hover(cell)
-            self.panels.set_hover(cell, editor.patch_size)
+        if not editor.stroking:
+            self._sync_linked_cursor()
+
+    def _sync_linked_cursor(self) -> None:
+        self.panels.set_hover(self._hover_cell, self.editor.patch_size)
         self._update_readout()
 
     def _update_readout(self) -> None:

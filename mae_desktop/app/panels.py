@@ -183,7 +183,8 @@ class ResultPanels(QWidget):
         """image float (H, W, 3) in [0, 1] (clipped for display), or uint8 (H, W, 3)."""
         data = image if image.dtype == np.uint8 else to_uint8(image)
         self.data[name] = data
-        self.items[name].setImage(data, levels=(0, 255))
+        # uint8 without levels is drawn as it is (with levels pyqtgraph rescales every time)
+        self.items[name].setImage(data, autoLevels=False)
 
     def show_heatmap(
         self,
@@ -204,12 +205,12 @@ class ResultPanels(QWidget):
             self.tiles[name].hide_scale()
         if base is None:
             self.data[name] = rgba[..., :3]
-            self.items[name].setImage(rgba, levels=(0, 255))
+            self.items[name].setImage(rgba, autoLevels=False)
             return
         base8 = base if base.dtype == np.uint8 else to_uint8(base)
-        self.items[name].setImage(base8, levels=(0, 255))
+        self.items[name].setImage(base8, autoLevels=False)
         overlay = self.overlays[name]
-        overlay.setImage(rgba, levels=(0, 255))
+        overlay.setImage(rgba, autoLevels=False)
         overlay.setOpacity(opacity)
         blend = base8 * (1 - opacity) + rgba[..., :3] * opacity
         self.data[name] = blend.astype(np.uint8)
@@ -220,7 +221,7 @@ class ResultPanels(QWidget):
         if rgba is None:
             marks.clear()
         else:
-            marks.setImage(rgba, levels=(0, 255))
+            marks.setImage(rgba, autoLevels=False)
 
     def clear(self, name: str) -> None:
         if self.data.pop(name, None) is None:

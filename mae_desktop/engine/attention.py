@@ -74,11 +74,14 @@ def _query_rows(
     r, col = query
     gh, gw = grid
     if not (0 <= r < gh and 0 <= col < gw):
-        raise MAEError(f"query patch ({r}, {col}) is outside the {gh}x{gw} grid")
+        raise MAEError(
+            f"query patch row {r + 1}, col {col + 1} is outside the {gh}x{gw} grid "
+            "(rows and columns count from 1)"
+        )
     hits = np.flatnonzero(positions == r * gw + col)
     if hits.size == 0:
         raise MAEError(
-            f"patch ({r}, {col}) is masked: the {part} never sees it; "
+            f"query patch row {r + 1}, col {col + 1} is masked: the {part} never sees it; "
             "pick a visible patch, or the decoder"
         )
     return c + hits

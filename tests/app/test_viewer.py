@@ -92,13 +92,13 @@ def test_the_linked_cursor_outlines_the_patch_everywhere_and_reads_it_out(qtbot,
     settle(qtbot, window)
     rec = window.live.shown.outcome.analysis.reconstruction
     tile = window.panels.tiles["error"]
-    _move_over(tile.area, 2 * 16 + 5, 1 * 16 + 7)  # over patch (1, 2) of the error map
+    _move_over(tile.area, 2 * 16 + 5.5, 1 * 16 + 7.5)  # over patch (1, 2) of the error map
     text = window.readout.text()
     assert "row 2, col 3" in text and "masked" in text
     assert f"error {rec.patch_error[1, 2]:.4f}" in text
     attention = window.results.attention_values[1, 2]
     assert ("attention: no token" in text) if np.isnan(attention) else f"{attention:.4f}" in text
-    r, g, b = (e.image[7 + 16, 5 + 32] * 255 + 0.5).astype(int)
+    r, g, b = (e.image[16 + 7, 32 + 5] * 255 + 0.5).astype(int)
     assert f"pixel (38, 24) RGB {r} {g} {b}" in text
     want = QRectF(32, 16, 16, 16)
     for name in PANELS:
@@ -106,7 +106,7 @@ def test_the_linked_cursor_outlines_the_patch_everywhere_and_reads_it_out(qtbot,
         assert outline.isVisible() and outline.rect() == want, name
     assert window.canvas.hover_item.isVisible() and window.canvas.hover_item.rect() == want
     # a visible patch from the canvas
-    _move_over(window.canvas, 5, 5)
+    _move_over(window.canvas, 5.5, 5.5)
     assert "row 1, col 1" in window.readout.text() and "visible" in window.readout.text()
     # the pointer leaves: no outline anywhere, the readout says how to use it
     QApplication.sendEvent(tile.area, QEvent(QEvent.Type.Leave))
@@ -240,3 +240,23 @@ def test_a_figure_export_error_is_shown_and_writes_nothing(qtbot, window, tmp_pa
     with qtbot.waitSignal(window.error_shown) as got:
         window.files._export(lambda: window.files.export_figure(tmp_path / "f.txt"))
     assert ".png" in got.args[0] and not (tmp_path / "f.txt").exists()
+
+
+def test_the_docks_keep_their_width_when_the_metrics_text_grows(qtbot, window):
+    def places():
+        return [d.geometry() for d in window.docks[:3]], window.canvas.geometry()
+
+    before = places()
+    long = "<br>".join(["masked PSNR with a long note about the display mode " * 3] * 9)
+    window.metrics.label.setText(long)
+    QApplication.processEvents()
+    assert places() == before
+
+
+def test_colorbar_labels_have_the_decimals_their_range_needs():
+    from mae_desktop.app.tiles import format_values
+
+    assert format_values((0.0025, 0.05, 0.0977), 0.0025, 0.0977) == ["0.0025", "0.0500", "0.0977"]
+    assert format_values((0.0, 0.5, 1.0), 0.0, 1.0) == ["0.00", "0.50", "1.00"]
+    assert format_values((10.0, 600.0), 10.0, 600.0) == ["10", "600"]
+    assert format_values((1e-9, 3e-9), 1e-9, 3e-9) == ["1e-09", "3e-09"]

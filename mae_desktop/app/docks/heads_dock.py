@@ -46,4 +46,4 @@ class HeadsView(pg.GraphicsLayoutWidget):
                 view.addItem(item)
                 self._items.append(item)
         for item, values in zip(self._items, layer_maps, strict=True):
-            item.setImage(heatmap_rgba(values, max(1, patch // 4), cmap), levels=(0, 255))
+            item.setImage(heatmap_rgba(values, max(1, patch // 4), cmap), autoLevels=False)

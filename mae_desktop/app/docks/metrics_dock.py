@@ -4,7 +4,7 @@ metrics.json) and the notes that came with it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core.live import Shown
 from ...engine.masks import describe
@@ -17,11 +17,17 @@ class MetricsDock(QWidget):
         self.label = QLabel("No result yet")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.label.setWordWrap(True)
-        # longer text wraps instead of widening the dock (the docks beside it stay put)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # longer text wraps and scrolls instead of resizing the dock: the docks and the
+        # panels beside it stay where they are as the notes come and go
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.label)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.label)
-        lay.addStretch(1)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
 
     def show_result(self, shown: Shown) -> None:
         analysis = shown.outcome.analysis
