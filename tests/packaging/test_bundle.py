@@ -56,3 +56,17 @@ def test_build_self_test_and_packages():
         "mae_desktop/resources/models/default.safetensors",
     ):
         assert path in listing, path
+    # the frozen app writes a figure (matplotlib and its fonts are in the bundle)
+    frozen = ROOT / "dist" / "mae-desktop" / "mae-desktop"
+    sample = ROOT / "mae_desktop" / "resources" / "samples" / "chelsea.png"
+    out = ROOT / "dist" / "figure-check"
+    shutil.rmtree(out, ignore_errors=True)
+    fig = subprocess.run(
+        [str(frozen), "reconstruct", str(sample), "--out", str(out), "--figure", "figure.pdf"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fig.returncode == 0, fig.stderr[-2000:]
+    assert (out / "figure.pdf").read_bytes().startswith(b"%PDF")
+    shutil.rmtree(out, ignore_errors=True)
