@@ -31,3 +31,20 @@ def default_model_candidates() -> list[Path]:
 def default_model() -> Path | None:
     """The bundled default checkpoint, or None when there is none."""
     return next((p for p in default_model_candidates() if p.is_file()), None)
+
+
+MODELS_CACHE_ENV = "MAE_DESKTOP_CACHE"
+
+
+def models_cache_dir() -> Path:
+    """The per-user folder that downloaded checkpoints go to (not created here).
+
+    $MAE_DESKTOP_CACHE when set, else the platform's user cache folder for "mae-desktop"
+    plus /models (~/.cache/mae-desktop/models on Linux, ~/Library/Caches/mae-desktop/models
+    on macOS, %LOCALAPPDATA%\\mae-desktop\\Cache\\models on Windows).
+    """
+    if env := os.environ.get(MODELS_CACHE_ENV):
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir  # imported here: only downloads need it
+
+    return Path(user_cache_dir("mae-desktop", appauthor=False)) / "models"
