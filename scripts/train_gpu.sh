@@ -4,8 +4,9 @@
 #
 #   scripts/train_gpu.sh MINUTES [DEVICE]       (DEVICE default cuda; cpu for a dry run)
 #
-# Before the device run, copy the compact dataset into the work tree (it is git-ignored) and
-# carry it:  cp -r ../shared/datasets/imagenet-sample-320 data/   (42 MB)
+# First copy your training photos to data/ (git-ignored): a folder of JPEG or PNG photos,
+# directly in it, by default data/imagenet-sample-320 (the default model's 950 photos shrunk to
+# a shorter side of 320 px, 42 MB); DATA=folder picks another.
 # Writes $OUT (or ./out) /run/{best,last}.safetensors, history.json, train_state.pt and
 # $OUT/default.safetensors (the best export), plus the evaluation of the held-out split.
 set -euo pipefail

@@ -125,6 +125,8 @@ def generate(mode: str, grid: Grid, ratio: float = 0.75, seed: int = 0) -> np.nd
 
     random: exactly round(ratio*N); block: BEiT blocks up to round(ratio*N); grid: one visible
     per 2x2 (75%, ratio ignored); coarse: 2x2-patch cells; center: a centred box.
+    Returns bool (grid), True = masked; describe_generation says when its masked share is not
+    the ratio.
     """
     if mode == "random":
         return random_mask(grid, ratio, seed)
@@ -137,6 +139,48 @@ def generate(mode: str, grid: Grid, ratio: float = 0.75, seed: int = 0) -> np.nd
     if mode == "center":
         return center_mask(grid, ratio)
     raise MAEError(f"unknown mask mode {mode!r}; known: {', '.join(MASK_MODES)}")
+
+
+# why a generator's count can differ from round(ratio * N), in words for the note below
+_SHORTFALL = {
+    "block": "its rectangles could not fill the requested count exactly",
+    "coarse": "it masks whole 2x2-patch cells",
+    "center": "it masks a centred box of whole patches",
+}
+
+
+def describe_generation(
+    mode: str,
+    grid: Grid,
+    ratio: float,
+    mask: np.ndarray | None = None,
+    seed: int = 0,
+    ratio_label: str | None = None,
+) -> str | None:
+    """A note when the generated mask's masked share is not the requested ratio, else None.
+
+    mask: the bool (grid) mask that generate(mode, grid, ratio, seed) gave (drawn here when
+    None). The note is returned only when the masked count is more than half a patch away from
+    ratio * N, so 'random' never gets one and 'grid' gets one whenever the ratio is not its
+    fixed share. ratio_label names the request in the note (default 'ratio 0.5'; the command
+    line passes '--mask-ratio 0.5'). Example: 'the grid generator keeps one patch of every 2x2
+    cell visible: it masks 75.0% (147 of 196 patches); --mask-ratio 0.5 was ignored'.
+    """
+    if mask is None:
+        mask = generate(mode, grid, ratio, seed)
+    n, k = mask.size, int(mask.sum())
+    label = ratio_label or f"ratio {ratio:g}"
+    # half a patch, with room for float error in ratio * n (0.75 * 196 is exact, 0.29 * 100 not)
+    if abs(k - ratio * n) <= 0.5 + 1e-9:
+        return None
+    share = f"{100.0 * k / n:.1f}% ({k} of {n} patches)"
+    if mode == "grid":
+        return (
+            f"the grid generator keeps one patch of every 2x2 cell visible: it masks {share}; "
+            f"{label} was ignored"
+        )
+    reason = _SHORTFALL.get(mode, "that is how it draws masks")
+    return f"the {mode} generator masks {share} for {label}: {reason}"
 
 
 def invert(mask: np.ndarray) -> np.ndarray:
@@ -172,11 +216,78 @@ def _reduce_to_grid(values: np.ndarray, grid: Grid, what: str) -> np.ndarray:
     return values.reshape(gh, p, gw, p).mean(axis=(1, 3)) > 0.5
 
 
-def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
-    """Read a .npy (bool/0-1 array) or .png (white = masked) mask for the given grid.
+# A mask image pixel is black (visible) at or below NEAR_BLACK and white (masked) at or above
+# NEAR_WHITE, on 0..255: the slack absorbs the few levels that resampling or a soft brush edge
+# leaves behind, while a photo, a greyscale gradient or a colour picture is refused.
+NEAR_BLACK = 8
+NEAR_WHITE = 247
+# an RGB pixel counts as grey when its channels are this close (same slack as above)
+GREY_SPREAD = 8
 
-    Grid-sized files are taken as they are; image-sized ones (a whole number of pixels per
-    patch) are reduced by majority vote per patch.
+
+def _image_mask_pixels(path: Path) -> np.ndarray:
+    """bool (H, W) pixels of a black-and-white mask image, True = white = masked.
+
+    Accepted: 1-bit; 8-bit greyscale, palette or RGB(A) (alpha ignored) whose pixels are all
+    near black (<= NEAR_BLACK) or near white (>= NEAR_WHITE) grey (16-bit greyscale: the same
+    on 0..65535), white masked; or any of these with exactly two grey levels (e.g. 0 and 1 from
+    an array saved as is), the brighter one masked. Anything else raises MAEError naming the
+    file.
+    """
+    name = path.name
+    scale = 1  # 8-bit levels
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode == "1":
+                return np.asarray(im, dtype=bool).copy()
+            if mode in ("L", "LA"):
+                grey = np.asarray(im.getchannel("L"), dtype=np.int64)
+            elif mode in ("P", "PA", "RGB", "RGBA", "RGBX"):
+                rgb = np.asarray(im.convert("RGB"), dtype=np.int64)
+                spread = rgb.max(axis=2) - rgb.min(axis=2)
+                if (spread > GREY_SPREAD).any():
+                    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+                    colours = len(np.unique(packed))
+                    raise MAEError(
+                        f"mask image {name} is not black and white: {colours} distinct "
+                        "colours; a mask has white = masked, black = visible"
+                    )
+                grey = rgb.max(axis=2)
+            elif mode in ("I", "I;16", "I;16B", "I;16L"):
+                # 16-bit greyscale: the same rule on 0..65535 (257 = 65535 / 255)
+                grey = np.asarray(im, dtype=np.int64)
+                scale = 257
+            else:
+                raise MAEError(
+                    f"mask image {name} has pixel mode {mode}; save it as a black-and-white "
+                    "(1-bit, greyscale or RGB) PNG, white = masked, black = visible"
+                )
+    except (OSError, ValueError) as exc:
+        raise MAEError(f"cannot read mask {name}: {exc}") from exc
+    black, white = grey <= NEAR_BLACK * scale, grey >= NEAR_WHITE * scale
+    levels = np.unique(grey)
+    # two levels that are not one black and one white (0/1 from an array saved as is, 0/128)
+    # are still unambiguous: the brighter is masked
+    if len(levels) == 2 and not (black.any() and white.any()):
+        return grey == levels[1]
+    if (black | white).all():
+        return white
+    count = f"{len(levels)} distinct grey levels" if len(levels) > 1 else "one mid-grey level"
+    raise MAEError(
+        f"mask image {name} is not black and white: {count}; "
+        "a mask has white = masked, black = visible"
+    )
+
+
+def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
+    """Read a .npy or .png mask for the given grid; returns bool (grid), True = masked.
+
+    .npy: a 2-D bool array, or numbers that are all 0 or 1. .png: a black-and-white image,
+    white = masked (see _image_mask_pixels for what counts as black and white). Grid-sized
+    masks are taken as they are; image-sized ones (a whole number of pixels per patch) are
+    reduced by majority vote per patch.
     """
     path = Path(path)
     if not path.is_file():
@@ -192,16 +303,17 @@ def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
                 f"mask {path.name} holds a {arr.dtype} array of shape {arr.shape}; "
                 "expected a 2-D bool array (True = masked)"
             )
-        if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
-            raise MAEError(f"mask {path.name} holds values other than 0 and 1")
+        if arr.dtype != bool:
+            bad = arr[~np.isin(arr, (0, 1))]
+            if bad.size:
+                raise MAEError(
+                    f"mask {path.name} holds values other than 0 and 1 ({bad.size} of "
+                    f"{arr.size}, e.g. {bad.flat[0]:g}); a mask is bool or 0/1, 1 = masked"
+                )
         return _reduce_to_grid(arr.astype(np.float32), grid, f"mask {path.name}")
     if suffix == ".png":
-        try:
-            with Image.open(path) as im:
-                values = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-        except (OSError, ValueError) as exc:
-            raise MAEError(f"cannot read mask {path.name}: {exc}") from exc
-        return _reduce_to_grid(values, grid, f"mask {path.name}")
+        pixels = _image_mask_pixels(path)
+        return _reduce_to_grid(pixels.astype(np.float32), grid, f"mask {path.name}")
     raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")
 
 

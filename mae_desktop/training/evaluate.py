@@ -4,13 +4,14 @@ Protocol: every image is squashed (resize policy 'stretch', bicubic) to the mode
 gets `masks_per_image` random masks with seeds derived from (seed, image index, k); PSNR is
 measured over the masked pixels, prediction clipped to [0, 1], peak 1, and averaged over all
 (image, mask) pairs. Baselines on the same masks: the mean colour of the visible pixels, and
-OpenCV's Telea inpainting (radius 5) when opencv is installed.
+OpenCV's Telea inpainting (radius 5) when OpenCV is installed; without it that row is left out
+and EvalResult.skipped says why.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,20 @@ from ..engine.masks import random_mask
 from ..engine.model import MAEModel
 from ..engine.patches import patchify_batch, unpatchify_batch, upsample_grid
 
+MEAN_COLOUR = "mean colour"
+TELEA = "Telea inpainting (r=5)"
+OPENCV_MISSING = (
+    'OpenCV is not installed; install it with pip install "mae-desktop[eval]" '
+    "(or pip install opencv-python-headless)"
+)
+
 
 @dataclass
 class EvalResult:
-    """Mean and standard deviation of masked-pixel PSNR (dB) per method, and the protocol."""
+    """Mean and standard deviation of masked-pixel PSNR (dB) per method, and the protocol.
+
+    skipped: baselines that were asked for but not run, method name -> the reason.
+    """
 
     images: int
     masks_per_image: int
@@ -32,6 +43,7 @@ class EvalResult:
     resize: str
     psnr: dict[str, float]
     psnr_std: dict[str, float]
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,8 +74,21 @@ def mean_colour_fill(image: np.ndarray, pixel_mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def opencv_available() -> bool:
+    """Whether OpenCV (the Telea baseline) can be imported."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def telea_fill(image: np.ndarray, pixel_mask: np.ndarray) -> np.ndarray | None:
-    """OpenCV Telea inpainting (radius 5) of the masked pixels; None without opencv."""
+    """OpenCV Telea inpainting (radius 5) of the masked pixels; None without opencv.
+
+    image float32 (H, W, 3) in [0, 1], pixel_mask bool (H, W); returns float32 (H, W, 3) in
+    [0, 1], quantised to 8 bits as OpenCV works on uint8.
+    """
     try:
         import cv2
     except ImportError:
@@ -108,7 +133,11 @@ def evaluate(
     batch_size: int = 32,
     images: list[np.ndarray] | None = None,
 ) -> EvalResult:
-    """Masked-pixel PSNR of `model` (and the baselines) on image files (or given images)."""
+    """Masked-pixel PSNR of `model` (and the baselines) on image files (or given images).
+
+    A baseline that cannot run (Telea without OpenCV) is left out of psnr and named, with the
+    reason, in the result's skipped.
+    """
     device = device or torch.device("cpu")
     size = model.cfg.image_size if model is not None else (224, 224)
     patch = model.cfg.patch_size if model is not None else 16
@@ -118,6 +147,7 @@ def evaluate(
     pairs = [(i, k) for i in range(len(images)) for k in range(masks_per_image)]
     masks = {pk: random_mask(grid, mask_ratio, mask_seed(seed, *pk)) for pk in pairs}
     scores: dict[str, list[float]] = {}
+    skipped: dict[str, str] = {}
     if model is not None:
         model.eval()
         for start in range(0, len(pairs), batch_size):
@@ -132,16 +162,17 @@ def evaluate(
                 pm = upsample_grid(masks[(i, k)], patch)
                 scores.setdefault("MAE", []).append(masked_psnr(pred, images[i], pm))
     if baselines:
+        with_telea = opencv_available()
+        if not with_telea:
+            skipped[TELEA] = OPENCV_MISSING
         for i, k in pairs:
             pm = upsample_grid(masks[(i, k)], patch)
-            scores.setdefault("mean colour", []).append(
+            scores.setdefault(MEAN_COLOUR, []).append(
                 masked_psnr(mean_colour_fill(images[i], pm), images[i], pm)
             )
-            telea = telea_fill(images[i], pm)
+            telea = telea_fill(images[i], pm) if with_telea else None
             if telea is not None:
-                scores.setdefault("Telea inpainting (r=5)", []).append(
-                    masked_psnr(telea, images[i], pm)
-                )
+                scores.setdefault(TELEA, []).append(masked_psnr(telea, images[i], pm))
     return EvalResult(
         images=len(images),
         masks_per_image=masks_per_image,
@@ -149,4 +180,5 @@ def evaluate(
         resize="stretch",
         psnr={k: float(np.mean(v)) for k, v in scores.items()},
         psnr_std={k: float(np.std(v)) for k, v in scores.items()},
+        skipped=skipped,
     )

@@ -62,14 +62,14 @@ def test_rollout_does_not_apply_to_the_decoder(qtbot, window):
 
 @pytest.fixture
 def no_cls_checkpoint(tmp_path):
-    """A small vit-pytorch-style MAE (the article's seed layout): no CLS token."""
-    from tests.seed_reference import MAE, ViT
+    """A small PaperWeekly from-scratch MAE: no CLS token."""
+    from tests.paperweekly_reference import MAE, ViT
 
     torch.manual_seed(0)
     enc = ViT(64, 16, dim=64, depth=2, num_heads=2, mlp_dim=96, dim_per_head=64)
     mae = MAE(enc, decoder_dim=48, decoder_depth=2, num_decoder_heads=2, decoder_dim_per_head=64)
     perturb_(mae.eval(), 0)
-    path = tmp_path / "seed_mae.pth"
+    path = tmp_path / "paperweekly_mae.pth"
     torch.save(mae.state_dict(), path)
     return path
 
@@ -279,3 +279,15 @@ def test_one_assumed_head_is_singular():
 
     assert assumed_heads_text({"assumed_heads": {"heads": 1}}) == "1 head assumed"
     assert assumed_heads_text({"assumed_heads": {"heads": 12}}) == "12 heads assumed"
+
+
+def test_a_generator_that_cannot_draw_the_ratio_says_what_it_drew(qtbot, window):
+    dock = window.mask_dock
+    dock.gen_combo.setCurrentText("random")
+    assert not dock.generator_note.isVisible() and dock.generator_note.text() == ""
+    dock.gen_combo.setCurrentText("grid")  # one visible patch per 2x2: 75% whatever the ratio
+    dock.ratio_slider.setValue(50)
+    window.editor.set_generator(ratio=0.5)
+    text = dock.generator_note.text()
+    assert dock.generator_note.isVisibleTo(dock) and "75.0%" in text and "50%" in text
+    assert window.editor.mask.mean() == 0.75

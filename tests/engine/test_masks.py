@@ -166,3 +166,131 @@ def test_generate_center_is_a_centred_box_of_about_the_ratio(grid, ratio):
     assert abs(top - (grid[0] - 1 - bottom)) <= 1 and abs(left - (grid[1] - 1 - right)) <= 1
     assert abs(m.mean() - ratio) < 0.1
     assert (m == masks.generate("center", grid, ratio, 6)).all()  # no randomness
+
+
+# -- mask images must be black and white; .npy masks bool or 0/1 --------------------------------
+def _save(tmp_path, name, array, mode=None):
+    path = tmp_path / name
+    (Image.fromarray(array).convert(mode) if mode else Image.fromarray(array)).save(path)
+    return path
+
+
+def _quadrant(grid=GRID):
+    m = np.zeros(grid, bool)
+    m[: grid[0] // 2, : grid[1] // 2] = True
+    return m
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA"])
+def test_black_and_white_images_of_every_mode_load(tmp_path, mode):
+    img = _quadrant().astype(np.uint8) * 255
+    path = _save(tmp_path, f"m-{mode}.png", img, mode)
+    with Image.open(path) as im:
+        assert im.mode == mode
+    np.testing.assert_array_equal(masks.load_mask(path, GRID), _quadrant())
+
+
+def test_near_black_and_near_white_count_as_black_and_white(tmp_path):
+    """<= 8 is black, >= 247 is white: the slack a resampled or softly painted mask needs."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, masks.NEAR_BLACK + 1, (224, 224)).astype(np.uint8)
+    white = np.repeat(np.repeat(_quadrant(), 16, 0), 16, 1)
+    img[white] = rng.integers(masks.NEAR_WHITE, 256, int(white.sum()))
+    rgb = np.stack([img, img, np.clip(img.astype(int) - 3, 0, 255).astype(np.uint8)], -1)
+    np.testing.assert_array_equal(masks.load_mask(_save(tmp_path, "n.png", rgb), GRID), _quadrant())
+    dark = rng.integers(0, masks.NEAR_BLACK + 1, (224, 224)).astype(np.uint8)  # nothing masked
+    assert not masks.load_mask(_save(tmp_path, "dark.png", dark), GRID).any()
+
+
+def test_two_level_images_mask_the_brighter_level(tmp_path):
+    """An array of 0 and 1 saved as is looks black, but two levels are unambiguous."""
+    img = _quadrant().astype(np.uint8)  # 0 and 1
+    np.testing.assert_array_equal(
+        masks.load_mask(_save(tmp_path, "01.png", img), GRID), _quadrant()
+    )
+    img16 = _quadrant().astype(np.uint16) * 65535
+    path = tmp_path / "16.png"
+    Image.fromarray(img16).save(path)
+    np.testing.assert_array_equal(masks.load_mask(path, GRID), _quadrant())
+
+
+def test_a_photo_is_not_a_mask(tmp_path):
+    y, x = np.mgrid[0:224, 0:224]
+    img = np.stack([x, y, (x + y) // 2], -1).astype(np.uint8)
+    path = _save(tmp_path, "photo.png", img)
+    with pytest.raises(
+        MAEError,
+        match=r"^mask image photo\.png is not black and white: \d+ distinct colours; a mask "
+        "has white = masked, black = visible$",
+    ):
+        masks.load_mask(path, GRID)
+
+
+def test_a_grey_picture_is_not_a_mask(tmp_path):
+    img = np.tile(np.linspace(0, 255, 224).astype(np.uint8), (224, 1))  # a gradient
+    with pytest.raises(MAEError, match=r"grey\.png is not black and white: 224 distinct grey"):
+        masks.load_mask(_save(tmp_path, "grey.png", img), GRID)
+    img = _quadrant().astype(np.uint8) * 255
+    img[0, 5] = 128  # one mid-grey patch among black and white: three levels
+    with pytest.raises(MAEError, match="3 distinct grey levels"):
+        masks.load_mask(_save(tmp_path, "three.png", img), GRID)
+    with pytest.raises(MAEError, match="one mid-grey level"):
+        masks.load_mask(_save(tmp_path, "flat.png", np.full(GRID, 128, np.uint8)), GRID)
+
+
+@pytest.mark.parametrize(
+    "array", [_quadrant(), _quadrant().astype(np.float32), _quadrant().astype(np.int64)]
+)
+def test_npy_masks_are_bool_or_zero_one(tmp_path, array):
+    np.save(tmp_path / "m.npy", array)
+    np.testing.assert_array_equal(masks.load_mask(tmp_path / "m.npy", GRID), _quadrant())
+
+
+def test_npy_with_fractions_is_refused(tmp_path):
+    soft = _quadrant().astype(np.float32)
+    soft[5, 5] = 0.3
+    np.save(tmp_path / "soft.npy", soft)
+    with pytest.raises(
+        MAEError, match=r"soft\.npy holds values other than 0 and 1 \(1 of 196, e\.g\. 0\.3\)"
+    ):
+        masks.load_mask(tmp_path / "soft.npy", GRID)
+
+
+# -- describe_generation: the note when a generator does not give the ratio ----------------------
+def test_grid_note_says_the_ratio_was_ignored():
+    assert masks.describe_generation("grid", GRID, 0.5, ratio_label="--mask-ratio 0.5") == (
+        "the grid generator keeps one patch of every 2x2 cell visible: it masks 75.0% "
+        "(147 of 196 patches); --mask-ratio 0.5 was ignored"
+    )
+    assert masks.describe_generation("grid", GRID, 0.75) is None
+
+
+def test_no_note_within_half_a_patch():
+    for k in range(197):  # random is exact for every count
+        assert masks.describe_generation("random", GRID, k / 196, seed=k) is None
+    m = masks.clear((2, 2))
+    m[0, 0] = True  # 1 of 4 for 0.375 (1.5 patches): half a patch off, still no note
+    assert masks.describe_generation("center", (2, 2), 0.375, m) is None
+    assert masks.describe_generation("center", (2, 2), 0.125, m) is None
+    assert masks.describe_generation("center", (2, 2), 0.38, m) is not None
+    assert masks.describe_generation("center", (2, 2), 0.12, m) is not None
+
+
+def test_rounding_generators_give_the_actual_share():
+    assert masks.describe_generation("coarse", GRID, 0.5, seed=0) == (
+        "the coarse generator masks 49.0% (96 of 196 patches) for ratio 0.5: it masks whole "
+        "2x2-patch cells"
+    )
+    note = masks.describe_generation("center", GRID, 0.5)
+    assert note is not None and note.startswith("the center generator masks 51.0% (100 of 196")
+
+
+def test_block_shortfall_is_reported_with_the_count_it_reached():
+    """Blocks never overshoot; for the last patch or two no block may fit (seed 0: 195)."""
+    m = masks.generate("block", GRID, 1.0, 0)
+    assert m.sum() == 195
+    assert masks.describe_generation("block", GRID, 1.0, m) == (
+        "the block generator masks 99.5% (195 of 196 patches) for ratio 1: its rectangles "
+        "could not fill the requested count exactly"
+    )
+    assert masks.describe_generation("block", GRID, 0.5, seed=0) is None  # 98 of 196

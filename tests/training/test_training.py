@@ -222,3 +222,18 @@ def test_cli_train_and_evaluate(image_folder, tmp_path, capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == 2 and "MAE" in result["psnr"]
+
+
+def test_evaluate_names_a_baseline_it_cannot_run(image_folder, monkeypatch):
+    """Without OpenCV the Telea row is left out and `skipped` says why; without baselines
+    nothing is skipped (the training loop's validation asks for none)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    files = tr.list_images(image_folder)[:2]
+    result = ev.evaluate(None, files, masks_per_image=1)
+    assert set(result.psnr) == {ev.MEAN_COLOUR}
+    assert result.skipped == {ev.TELEA: ev.OPENCV_MISSING}
+    assert 'pip install "mae-desktop[eval]"' in ev.OPENCV_MISSING
+    assert result.to_dict()["skipped"] == result.skipped
+    assert ev.evaluate(None, files, masks_per_image=1, baselines=False).skipped == {}

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QWidget,
@@ -99,7 +100,14 @@ class MaskDock(QWidget):
         form.addRow(ops)
         self.count_label = QLabel("")
         form.addRow(self.count_label)
+        # when the generator cannot draw the ratio asked for, say what it drew instead
+        self.generator_note = QLabel("")
+        self.generator_note.setWordWrap(True)
+        self.generator_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.generator_note.setVisible(False)
+        form.addRow(self.generator_note)
         editor.generator_changed.connect(self._on_generator_changed)
+        editor.model_changed.connect(self._on_generator_changed)  # (a new grid)
         for event in (editor.mask_changed, editor.image_changed, editor.model_changed):
             event.connect(self._on_mask_changed)
         self.brush_spin.setValue(canvas.brush_size)
@@ -143,6 +151,11 @@ class MaskDock(QWidget):
         )
         self.seed_spin.setEnabled(uses_seed)
         self.seed_spin.setToolTip(SEED_TIP if uses_seed else SEED_IGNORED.get(g.mode, "No seed"))
+        note = masks_mod.describe_generation(
+            g.mode, self.editor.grid, g.ratio, seed=g.seed, ratio_label=f"{g.ratio:.0%}"
+        )
+        self.generator_note.setText(f"<i>{note[0].upper()}{note[1:]}.</i>" if note else "")
+        self.generator_note.setVisible(note is not None)
 
     def _on_mask_changed(self) -> None:
         self.count_label.setText(masks_mod.describe(self.editor.mask))
