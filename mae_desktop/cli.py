@@ -55,7 +55,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--heads",
         type=_positive_int,
         metavar="N",
-        help="encoder heads, for formats that do not store it (official, seed)",
+        help="encoder heads, for formats that do not store it (official .pth, PaperWeekly, "
+        "vit-pytorch)",
     )
     p.add_argument(
         "--decoder-heads",
@@ -63,6 +64,25 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="decoder heads, for formats that do not store it",
     )
+    from .engine.config import INPUT_NORM_HELP
+
+    p.add_argument(
+        "--input-norm",
+        type=_input_norm,
+        metavar="NORM",
+        help="normalisation of the model's [0, 1] input pixels, instead of the checkpoint's: "
+        + INPUT_NORM_HELP,
+    )
+
+
+def _input_norm(text: str) -> str:
+    from .engine.config import parse_input_norm
+
+    try:
+        parse_input_norm(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--mask",
         metavar="FILE",
-        help="mask file (.npy grid bool, or .png grid- or image-sized, white = masked)",
+        help="mask file: .npy (bool or 0/1, 1 = masked) or a black-and-white .png (white = "
+        "masked; pixels <= 8 count as black, >= 247 as white, or exactly two grey levels, the "
+        "brighter masked), the size of the patch grid or of the image",
     )
     group.add_argument(
         "--mask-ratio",
@@ -135,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
     rec.add_argument(
-        "--mask-mode", choices=MASK_MODES, default="random", help="mask generator (default random)"
+        "--mask-mode",
+        choices=MASK_MODES,
+        default="random",
+        help="mask generator (default random). grid always masks 3 of every 4 patches; block, "
+        "coarse and center may round the ratio: a note on stderr says so",
     )
     rec.add_argument(
         "--resize",
@@ -159,7 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     rec.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32")
-    rec.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    rec.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder. With several images each gets a subfolder named after its file "
+        "(a/cat.png -> DIR/cat); a name already taken by an earlier image gets -2, -3, ... "
+        "(b/cat.png -> DIR/cat-2), in argument order",
+    )
     rec.add_argument(
         "--figure",
         metavar="PATH",
@@ -231,6 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print JSON")
     _add_model_options(ev)
     ev.set_defaults(func=cmd_evaluate)
+
+    dl = sub.add_parser(
+        "download",
+        help="download a public pretrained MAE checkpoint (or any URL)",
+        description="Download a pretrained MAE from the catalogue (--list shows it) or any "
+        "http(s) URL into the model cache, resuming an interrupted download, and check that it "
+        "opens. The saved path is the last line printed.",
+    )
+    dl.add_argument("what", nargs="?", metavar="NAME|URL", help="a catalogue name or a URL")
+    dl.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder to save into (default: the model cache; $MAE_DESKTOP_CACHE sets it)",
+    )
+    dl.add_argument("--list", action="store_true", help="list the catalogue and what is cached")
+    dl.set_defaults(func=cmd_download)
     return parser
 
 
@@ -250,14 +299,21 @@ def _checkpoint_path(arg: str | None) -> Path:
 
 
 def _unique_dirs(out: Path, images: list[str]) -> list[Path]:
+    """Each image's output folder: out itself for one image; else out/<file name without
+    extension>, and when an earlier image took that name, the first free of <name>-2, -3, ...
+    in argument order. Names are compared ignoring case, as Windows and macOS folders are."""
     if len(images) == 1:
         return [out]
-    seen: dict[str, int] = {}
+    taken: set[str] = set()
     dirs = []
-    for name in images:
-        stem = Path(name).stem or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    for image in images:
+        stem = Path(image).stem or "image"
+        name, n = stem, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.casefold())
+        dirs.append(out / name)
     return dirs
 
 
@@ -300,7 +356,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     figures = _figure_paths(args.figure, folders)  # bad arguments fail before the model loads
     check_scale(args.figure_scale)
     ckpt_path = _checkpoint_path(args.checkpoint)
-    session = ModelSession.open(ckpt_path, args.device, args.dtype, args.heads, args.decoder_heads)
+    session = ModelSession.open(
+        ckpt_path, args.device, args.dtype, args.heads, args.decoder_heads, args.input_norm
+    )
     cfg = session.config
     if not cfg.has_decoder:
         raise MAEError(
@@ -314,7 +372,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         mask_desc: dict[str, Any] = {"mask_file": str(args.mask)}
     else:
         mask = masks_mod.generate(args.mask_mode, cfg.grid_size, ratio, args.seed)
-        mask_desc = {"mask_mode": args.mask_mode, "requested_ratio": ratio}
+        given = "" if args.mask_ratio is not None else "the default "
+        label = f"{given}--mask-ratio {ratio:g}"
+        note = masks_mod.describe_generation(
+            args.mask_mode, cfg.grid_size, ratio, mask, ratio_label=label
+        )
+        if note:
+            print(f"{PROG}: note: {note}", file=sys.stderr)
+        # requested_ratio as asked; mask_ratio (from reconstruction_metrics) as masked
+        mask_desc = {"mask_mode": args.mask_mode, "requested_ratio": ratio, "mask_note": note}
     sha = session.checkpoint.sha256()
     layer = cfg.depth  # the last encoder layer, counting from 1 as users read it
     failures = 0
@@ -400,7 +466,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .engine.checkpoints import build_model, load_checkpoint
     from .engine.session import ModelSession
 
-    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads)
+    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads, args.input_norm)
     session = ModelSession(ckpt, build_model(ckpt), _cpu(), _fp32())
     info = session.info()
     info.pop("device")
@@ -416,7 +482,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "decoder",
             "yes" if info["decoder"] else "no (encoder only: attention maps, no reconstruction)",
         ),
-        ("normalisation", info["normalization"]),
+        ("normalisation", f"{info['normalization']} [{info['normalization_source']}]"),
         ("target", f"{info['target']} [{info['target_source']}]"),
         (
             "input",
@@ -480,7 +546,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .training.evaluate import evaluate
 
     device = resolve_device(args.device)
-    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads)
+    ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads, args.input_norm)
     model = build_model(ckpt).to(device)
     if not model.cfg.has_decoder:
         raise MAEError(f"{ckpt.path.name} has no decoder, so it cannot be evaluated")
@@ -497,6 +563,58 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(result.table())
+    for method, reason in result.skipped.items():
+        print(f"{PROG}: note: the {method} baseline was skipped: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .engine import download as dl
+    from .engine.catalogue import find
+    from .paths import models_cache_dir
+
+    root = Path(args.out) if args.out else models_cache_dir()
+    if args.list:
+        print(dl.catalogue_listing(root))
+        return 0
+    if not args.what:
+        raise MAEError("give a catalogue NAME or a URL to download, or --list to see the names")
+    bar = None
+
+    def progress(done: int, total: int | None, rate: float) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, file=sys.stderr)
+        if total != bar.total:
+            bar.total = total
+        bar.update(done - bar.n)  # negative when a server that cannot resume starts over
+
+    def status(text: str) -> None:
+        tqdm.write(f"{PROG}: {text}", file=sys.stderr)  # above the bar, which stays
+
+    is_url = "://" in args.what
+    entry = None if is_url else find(args.what)
+    if entry is not None:
+        print(f"{entry.name}: {entry.title}")
+        print(f"licence: {entry.licence} ({entry.licence_url})")
+        dest = root / entry.file_name
+    else:
+        dest = root / dl.url_file_name(args.what)
+    try:
+        if entry is not None:
+            path = dl.fetch(entry, root, progress=progress, status=status)
+        else:
+            path = dl.fetch_url(args.what, root, progress=progress, status=status)
+    except KeyboardInterrupt:
+        part = dl.part_path(dest)
+        status(f"interrupted; {part} is kept: run the same command again to resume")
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    print(path)
     return 0
 
 

@@ -5,7 +5,9 @@
  "mask": ["0110...", ...] (one string per grid row, 1 = masked),
  "generator": {"mode": ..., "ratio": ..., "seed": ...}, "device": ..., "dtype": ...,
  "display_mode": ..., "resize": ..., "attention": {...},
- "heads": {"heads": n or null, "decoder_heads": n or null}}   (head counts set by the user)
+ "heads": {"heads": n or null, "decoder_heads": n or null},   (head counts set by the user)
+ "input_norm": "none" | "imagenet" | "MEAN:STD" | null}   (set by the user; null: the file's)
+Files written before input_norm existed read as null.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .engine.checkpoints import sha256_files
+from .engine.config import parse_input_norm
 from .engine.errors import MAEError
 
 FORMAT = "mae-desktop-session"
@@ -49,6 +52,7 @@ class Session:
     resize: str = "stretch"
     attention: dict[str, Any] = field(default_factory=dict)
     heads: dict[str, int | None] = field(default_factory=dict)
+    input_norm: str | None = None
 
     def to_json(self) -> str:
         d = asdict(self)
@@ -78,6 +82,16 @@ def _heads(d: dict) -> dict[str, int | None]:
             raise ValueError(f"{key} must be a positive integer or null, got {v!r}")
         out[key] = v
     return out
+
+
+def _input_norm(v: Any) -> str | None:
+    """A stored input normalisation: None or a spec parse_input_norm accepts."""
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"input_norm must be a string or null, got {v!r}")
+    parse_input_norm(v)  # raises ValueError
+    return v
 
 
 def save_session(path: str | Path, session: Session) -> None:
@@ -114,6 +128,7 @@ def load_session(path: str | Path) -> tuple[Session, list[str]]:
             resize=str(data.get("resize", "stretch")),
             attention=dict(data.get("attention", {})),
             heads=_heads(data.get("heads") or {}),
+            input_norm=_input_norm(data.get("input_norm")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MAEError(f"{p.name}: the session file is damaged ({exc})") from exc

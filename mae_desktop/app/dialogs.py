@@ -1,4 +1,4 @@
-"""Small dialogs: model info, keyboard shortcuts, head counts."""
+"""Small dialogs: model info, keyboard shortcuts, head counts, input normalisation."""
 
 from __future__ import annotations
 
@@ -10,12 +10,31 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QSpinBox,
     QWidget,
 )
 
+from ..engine.config import input_norm_spec, parse_input_norm
 from .status import assumed_heads_text
+
+# Model ▸ Input normalisation: menu label -> the choice ('custom': ask with the dialog)
+INPUT_NORM_CHOICES = {
+    "As the checkpoint says": None,
+    "None ([0, 1] pixels)": "none",
+    "ImageNet": "imagenet",
+    "Custom…": "custom",
+}
+
+
+def input_norm_label(spec: str | None) -> str:
+    """The Input normalisation menu entry of a choice (any MEAN:STD is 'Custom…')."""
+    for label, choice in INPUT_NORM_CHOICES.items():
+        if choice == spec:
+            return label
+    return "Custom…"
+
 
 SHORTCUTS = [
     ("Open image", "Ctrl+O"),
@@ -59,7 +78,7 @@ def model_info_html(info: dict) -> str:
         ("Architecture", info["architecture"]),
         ("Parameters", f"{info['parameters']:,}"),
         ("Decoder", "yes" if info["decoder"] else "no (attention only)"),
-        ("Normalisation", info["normalization"]),
+        ("Normalisation", _normalisation_text(info)),
         ("Target", f"{info['target']} [{info['target_source']}]"),
         ("Device", info["device"]),
         ("Precision", info["dtype"]),
@@ -68,6 +87,13 @@ def model_info_html(info: dict) -> str:
         rows.append(("Head counts", f"{assumed} (Model ▸ Head counts… to set them)"))
     rows += [("Note", n) for n in info["notes"]]
     return _table(rows)
+
+
+def _normalisation_text(info: dict) -> str:
+    text = info["normalization"]
+    if info.get("normalization_source"):
+        text += f" [{info['normalization_source']}]"
+    return text + " (Model ▸ Input normalisation to change)"
 
 
 def show_model_info(parent: QWidget, info: dict) -> None:
@@ -129,3 +155,57 @@ class HeadCountsDialog(QDialog):
             return None, None
         dec = self.decoder_heads.value() if self.decoder_heads is not None else None
         return self.heads.value(), dec
+
+
+class InputNormDialog(QDialog):
+    """A custom input normalisation: mean and std of [0, 1] RGB pixels, one or three
+    comma-separated numbers each (the same as the command line's --input-norm MEAN:STD)."""
+
+    def __init__(self, parent: QWidget, info: dict) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Input normalisation")
+        cfg = info["config"]
+        form = QFormLayout(self)
+        note = QLabel(
+            "The model sees (pixel - mean) / std, with pixels in [0, 1]. Use what it was "
+            "trained with: a wrong normalisation gives wrong reconstructions."
+        )
+        note.setWordWrap(True)
+        form.addRow(note)
+        self.mean = QLineEdit(", ".join(f"{v:g}" for v in cfg["mean"]))
+        self.std = QLineEdit(", ".join(f"{v:g}" for v in cfg["std"]))
+        for edit in (self.mean, self.std):
+            edit.setToolTip("one number for all channels, or three (R, G, B)")
+            edit.textChanged.connect(self._check)
+        form.addRow("Mean", self.mean)
+        form.addRow("Std", self.std)
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        form.addRow(self.problem)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        form.addRow(self.buttons)
+        self._check()
+
+    def _text(self) -> str:
+        def side(edit: QLineEdit) -> str:
+            return ",".join(v.strip() for v in edit.text().split(",")) or "?"
+
+        return f"{side(self.mean)}:{side(self.std)}"
+
+    def _check(self) -> None:
+        try:
+            parse_input_norm(self._text())
+            problem = ""
+        except ValueError:
+            problem = "Mean and std need one or three numbers each; std must be positive."
+        self.problem.setText(problem)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not problem)
+
+    def spec(self) -> str:
+        """The choice as 'none', 'imagenet' or 'MEAN:STD' (valid: OK is disabled otherwise)."""
+        return input_norm_spec(*parse_input_norm(self._text()))

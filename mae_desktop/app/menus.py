@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QMenu
 from ..engine.device import available_devices, supported_dtypes
 from ..engine.images import RESIZE_POLICIES
 from ..paths import package_resources
+from .dialogs import INPUT_NORM_CHOICES, InputNormDialog, input_norm_label
+from .download_dialog import show_download_dialog
 from .files import IMAGE_SUFFIXES
 from .imaging import MASK_STYLES
 from .panels import LAYOUTS, PANELS, TITLES
@@ -98,8 +100,15 @@ class Menus:
         model = bar.addMenu("&Model")
         self.action(model, "Model info…", win.show_model_info, "Ctrl+I")
         self.action(model, "Head counts…", win.choose_head_counts)
+        self.input_norm_group = self._group(
+            model.addMenu("Input normalisation"),
+            list(INPUT_NORM_CHOICES),
+            input_norm_label(None),
+            self.choose_input_norm,
+        )
         self.action(model, "Compare with checkpoint…", files.choose_compare_checkpoint)
         self.action(model, "Stop comparing", win.live.close_compare)
+        self.action(model, "Get pretrained models…", lambda: show_download_dialog(win))
         self.device_group = self._group(
             model.addMenu("Device"),
             ["auto", *available_devices()],
@@ -156,16 +165,33 @@ class Menus:
     def checked(self, group: QActionGroup) -> str:
         return group.checkedAction().text()
 
+    def choose_input_norm(self, label: str) -> int | None:
+        """Model ▸ Input normalisation: reload the model with the choice (Custom… asks for
+        mean and std first); returns the request id, None when nothing was asked."""
+        win = self.win
+        if win.editor.model is None:
+            win.show_error("open a checkpoint first")
+            return None
+        spec = INPUT_NORM_CHOICES[label]
+        if spec == "custom":
+            dialog = InputNormDialog(win, win.editor.model)
+            if not dialog.exec():
+                self.sync_model()
+                return None
+            spec = dialog.spec()
+        return win.live.set_input_norm(spec)
+
     def sync_undo(self) -> None:
         history = self.win.editor.history
         self.undo.setEnabled(history.can_undo)
         self.redo.setEnabled(history.can_redo)
 
     def sync_model(self) -> None:
-        """Device, precision and fit policy as the model and editor really are (also after
-        a refused change)."""
+        """Device, precision, input normalisation and fit policy as the model and editor
+        really are (also after a refused change)."""
         editor = self.win.editor
         self.check(self.resize_group, editor.resize)
+        self.check(self.input_norm_group, input_norm_label(editor.input_norm))
         if editor.model is None:
             return
         self.check(self.device_group, editor.device_choice)

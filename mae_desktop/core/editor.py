@@ -107,6 +107,8 @@ class EditorState:
         self.generation = 0  # the worker generation of `model`
         self.device_choice = "auto"  # what the user picked: 'auto' or a device name
         self.head_overrides: dict[str, int | None] = {"heads": None, "decoder_heads": None}
+        # the user's input normalisation ('none', 'imagenet', 'MEAN:STD'); None: the file's
+        self.input_norm: str | None = None
         self.compare: dict[str, Any] | None = None
 
     # -- geometry ------------------------------------------------------------------------------
@@ -306,7 +308,8 @@ class EditorState:
         head_overrides: dict[str, int | None] | None = None,
     ) -> None:
         """The worker loaded or moved the main model (info from the worker, with
-        'generation'); the image is refitted when the input size or patch changed."""
+        'generation' and 'input_norm'); the image is refitted when the input size, the patch
+        or the padding colour (it follows the normalisation) changed."""
         old = self.config
         self.model = info
         self.config = MAEConfig.from_dict(info["config"])
@@ -315,6 +318,7 @@ class EditorState:
             self.device_choice = device_choice
         if head_overrides is not None:
             self.head_overrides = dict(head_overrides)
+        self.input_norm = info.get("input_norm")
         geometry_changed = old is None or (old.image_size, old.patch_size) != (
             self.config.image_size,
             self.config.patch_size,

@@ -37,6 +37,7 @@ from .requests import (
     Request,
     Result,
     SetHeads,
+    SetInputNorm,
     Sweep,
 )
 from .sessions import apply_session
@@ -103,15 +104,21 @@ class LiveController:
         dtype: str = "fp32",
         heads: int | None = None,
         decoder_heads: int | None = None,
+        input_norm: str | None = None,
     ) -> int:
-        """Load a checkpoint; the current model stays until it succeeds."""
-        return self._submit(OpenModel(str(path), device, dtype, heads, decoder_heads))
+        """Load a checkpoint; the current model stays until it succeeds. input_norm: 'none',
+        'imagenet' or 'MEAN:STD' (None: as the checkpoint says)."""
+        return self._submit(OpenModel(str(path), device, dtype, heads, decoder_heads, input_norm))
 
     def move_model(self, device: str | None = None, dtype: str | None = None) -> int:
         return self._submit(MoveModel(device, dtype))
 
     def set_heads(self, heads: int | None, decoder_heads: int | None) -> int:
         return self._submit(SetHeads(heads, decoder_heads))
+
+    def set_input_norm(self, input_norm: str | None) -> int:
+        """Reload the main model with this input normalisation (None: as the file says)."""
+        return self._submit(SetInputNorm(input_norm))
 
     def open_compare(self, path: str) -> int:
         return self._submit(OpenCompare(str(path)))
@@ -140,6 +147,7 @@ class LiveController:
             editor.model is not None
             and session.checkpoint_path == editor.model["path"]
             and heads == editor.head_overrides
+            and session.input_norm == editor.input_norm
         )
         if session.checkpoint_path and not same:
             rid = self.open_model(
@@ -148,6 +156,7 @@ class LiveController:
                 session.dtype,
                 heads["heads"],
                 heads["decoder_heads"],
+                session.input_norm,
             )
             self._sessions[rid] = (session, source)
             return

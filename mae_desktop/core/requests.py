@@ -3,8 +3,9 @@
 Requests are built on the GUI thread from a snapshot of the editor state (arrays are copied
 and made read-only) and executed on the worker by `core.worker.Worker`. Two kinds of work:
 
-- commands (`command = True`): open a checkpoint, move it, set its head counts, open or
-  close a comparison model. They run in the order given and are never dropped;
+- commands (`command = True`): open a checkpoint, move it, set its head counts or its input
+  normalisation, open or close a comparison model. They run in the order given and are
+  never dropped;
 - queries: analyse, sweep. Only the newest pending query of each `kind` runs; a long query
   (`long = True`) runs one forward pass at a time, yielding to commands and newer analyses.
 """
@@ -52,6 +53,7 @@ class OpenModel(Request):
     dtype: str = "fp32"
     heads: int | None = None
     decoder_heads: int | None = None
+    input_norm: str | None = None  # 'none', 'imagenet', 'MEAN:STD'; None: as the file says
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ class SetHeads(Request):
     changes_model: ClassVar[bool] = True
     heads: int | None = None
     decoder_heads: int | None = None
+
+
+@dataclass(frozen=True)
+class SetInputNorm(Request):
+    """Reload the main checkpoint with this input normalisation ('none', 'imagenet',
+    'MEAN:STD'; None: as the checkpoint says), keeping its head counts."""
+
+    kind: ClassVar[str] = "model"
+    command: ClassVar[bool] = True
+    changes_model: ClassVar[bool] = True
+    input_norm: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from .editor import QUERY_MODES, AttentionOptions, EditorState, GeneratorSetting
 
 def session_from_editor(editor: EditorState) -> Session:
     """What a session file keeps of the editor: files (with sha256), mask, generator,
-    device choice and precision, display, resize, attention options, head counts."""
+    device choice and precision, display, resize, attention options, head counts, input
+    normalisation."""
     model = editor.model or {}
     attention = dataclasses.asdict(editor.attention)
     attention["cell"] = list(editor.attention.cell) if editor.attention.cell else None
@@ -33,6 +34,7 @@ def session_from_editor(editor: EditorState) -> Session:
         resize=editor.resize,
         attention=attention,
         heads=dict(editor.head_overrides),
+        input_norm=editor.input_norm,
     )
 
 

@@ -30,6 +30,7 @@ from .requests import (
     OpenModel,
     Request,
     SetHeads,
+    SetInputNorm,
     Sweep,
 )
 
@@ -80,10 +81,13 @@ class Worker:
         # called between the blocks of every forward pass (set by the lane)
         self.pause_point: Callable[[], None] | None = None
         self._sha256: str | None = None
+        # what the user set for the main model, kept when another of them changes
+        self._overrides: dict[str, Any] = {}
         self._handlers: dict[type, Callable[[Any], Any]] = {
             OpenModel: self._open_model,
             MoveModel: self._move_model,
             SetHeads: self._set_heads,
+            SetInputNorm: self._set_input_norm,
             OpenCompare: self._open_compare,
             CloseCompare: self._close_compare,
             Analyse: self._analyse,
@@ -139,10 +143,11 @@ class Worker:
         return ModelLoaded(info, self.generation)
 
     def _open_model(self, r: OpenModel) -> ModelLoaded:
-        session = self._own(ModelSession.open(r.path, r.device, r.dtype, r.heads, r.decoder_heads))
+        overrides = {"heads": r.heads, "decoder_heads": r.decoder_heads, "input_norm": r.input_norm}
+        session = self._own(ModelSession.open(r.path, r.device, r.dtype, **overrides))
         # hashed here, on the worker, so that saving a session never stalls the window
         self._sha256 = file_sha256(r.path)
-        self.session = session
+        self.session, self._overrides = session, overrides
         return self._loaded()
 
     def _require(self) -> ModelSession:
@@ -156,16 +161,22 @@ class Worker:
         return self._loaded()
 
     def _set_heads(self, r: SetHeads) -> ModelLoaded:
+        return self._reload(heads=r.heads, decoder_heads=r.decoder_heads)
+
+    def _set_input_norm(self, r: SetInputNorm) -> ModelLoaded:
+        return self._reload(input_norm=r.input_norm)
+
+    def _reload(self, **changes: Any) -> ModelLoaded:
+        """Open the main checkpoint again, on its device, with these overrides changed (the
+        others kept); the current model stays when that fails."""
         old = self._require()
+        overrides = {**self._overrides, **changes}
         self.session = self._own(
             ModelSession.open(
-                old.checkpoint.path,
-                str(old.device),
-                dtype_name(old.dtype),
-                r.heads,
-                r.decoder_heads,
+                old.checkpoint.path, str(old.device), dtype_name(old.dtype), **overrides
             )
         )
+        self._overrides = overrides
         return self._loaded()
 
     def _open_compare(self, r: OpenCompare) -> CompareChanged:

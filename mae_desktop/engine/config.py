@@ -11,6 +11,62 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ACTIVATIONS = ("gelu", "gelu_tanh")
 
+Triple = tuple[float, float, float]
+# Input normalisation choices by name; anything else is spelled MEAN:STD (see parse_input_norm)
+INPUT_NORMS: dict[str, tuple[Triple, Triple]] = {
+    "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
+}
+INPUT_NORM_HELP = (
+    "none ([0, 1] pixels), imagenet, or MEAN:STD with one or three comma-separated "
+    "numbers on each side, e.g. 0.5:0.25 or 0.485,0.456,0.406:0.229,0.224,0.225"
+)
+
+
+def parse_input_norm(spec: str) -> tuple[Triple, Triple]:
+    """'none' | 'imagenet' | 'MEAN:STD' -> (mean, std), RGB triples that normalise [0, 1]
+    pixels as (x - mean) / std. One number on a side stands for all three channels; every
+    std must be > 0. Raises ValueError with a message for users."""
+    text = spec.strip().lower()
+    if text in INPUT_NORMS:
+        return INPUT_NORMS[text]
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise ValueError(f"input normalisation {spec!r}: expected {INPUT_NORM_HELP}")
+    sides = []
+    for part, what in zip(parts, ("mean", "std"), strict=True):
+        try:
+            values = [float(v) for v in part.split(",")]
+        except ValueError:
+            raise ValueError(f"input normalisation {spec!r}: {what} is not numbers") from None
+        if len(values) not in (1, 3) or not all(abs(v) < float("inf") for v in values):
+            raise ValueError(
+                f"input normalisation {spec!r}: {what} needs one or three finite numbers"
+            )
+        sides.append(tuple(values * 3) if len(values) == 1 else tuple(values))
+    mean, std = sides
+    if min(std) <= 0:
+        raise ValueError(f"input normalisation {spec!r}: std must be positive")
+    return mean, std
+
+
+def input_norm_spec(mean: Triple, std: Triple) -> str:
+    """The canonical spelling of (mean, std): a name when it has one, else MEAN:STD."""
+    for name, (m, s) in INPUT_NORMS.items():
+        if tuple(mean) == m and tuple(std) == s:
+            return name
+
+    def number(v: float) -> str:
+        text = repr(float(v))  # round-trips exactly
+        return text[:-2] if text.endswith(".0") else text
+
+    def side(values: Triple) -> str:
+        if len(set(values)) == 1:
+            return number(values[0])
+        return ",".join(number(v) for v in values)
+
+    return f"{side(mean)}:{side(std)}"
+
 
 @dataclass(frozen=True)
 class MAEConfig:
@@ -33,6 +89,8 @@ class MAEConfig:
     mlp_hidden: int = 3072
     qkv_bias: bool = True
     encoder_norm: bool = True
+    patch_norm_pre: bool = False
+    patch_norm_post: bool = False
     has_decoder: bool = True
     decoder_embed_dim: int = 512
     decoder_depth: int = 8
@@ -44,8 +102,8 @@ class MAEConfig:
     norm_eps: float = 1e-6
     activation: str = "gelu"
     use_cls_token: bool = True
-    # Official/HF add the decoder position embedding to every token; the PaperWeekly
-    # from-scratch MAE only to the mask tokens (visible tokens keep their encoder one).
+    # Official/HF/vit-pytorch add the decoder position embedding to every token; the
+    # PaperWeekly from-scratch MAE only to the mask tokens (visible tokens keep their encoder one).
     decoder_pos_on_visible: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD

@@ -95,7 +95,8 @@ class MAEModel(nn.Module):
     """Masked autoencoder: ViT encoder over visible patches, light decoder over all patches.
 
     Tensor names follow the official facebookresearch/mae model, except `patch_embed` which is
-    a Linear (weight (embed_dim, patch_dim)) instead of a Conv2d.
+    a Linear (weight (embed_dim, patch_dim)) instead of a Conv2d, and the optional patch
+    LayerNorms `patch_norm_pre` (over patch_dim) and `patch_norm_post` (over embed_dim).
     """
 
     def __init__(self, cfg: MAEConfig) -> None:
@@ -107,7 +108,11 @@ class MAEModel(nn.Module):
         n = cfg.num_patches
         c = 1 if cfg.use_cls_token else 0
         d = cfg.embed_dim
+        # vit-pytorch's ViT normalises the patch vector and the embedded token (absent: no
+        # tensors, so other formats' state dicts are unchanged)
+        self.patch_norm_pre = _norm(cfg.patch_norm_pre, cfg.patch_dim, cfg.norm_eps)
         self.patch_embed = nn.Linear(cfg.patch_dim, d)
+        self.patch_norm_post = _norm(cfg.patch_norm_post, d, cfg.norm_eps)
         if cfg.use_cls_token:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         # The encoder position table always has a CLS slot (the PaperWeekly MAE's too, unused).
@@ -158,7 +163,7 @@ class MAEModel(nn.Module):
         b = patches.shape[0]
         idx = ids_keep.unsqueeze(-1)
         x = patches.gather(1, idx.expand(-1, -1, patches.shape[-1]))
-        x = self.patch_embed(x)
+        x = self.patch_norm_post(self.patch_embed(self.patch_norm_pre(x)))
         pos = self.pos_embed[:, 1:].expand(b, -1, -1)
         x = x + pos.gather(1, idx.expand(-1, -1, x.shape[-1]))
         if self.cfg.use_cls_token:

@@ -11,7 +11,14 @@ import numpy as np
 import torch
 
 from .attention import AttentionMaps, Query, grid_maps, rollout
-from .checkpoints import FORMATS, Checkpoint, build_model, load_checkpoint
+from .checkpoints import (
+    FORMAT_NAMES,
+    FORMATS,
+    Checkpoint,
+    build_model,
+    format_name,
+    load_checkpoint,
+)
 from .config import MAEConfig
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import MAEError
@@ -32,14 +39,6 @@ class Analysis:
     attention: AttentionMaps | None
     latency_ms: float
     notes: list[str]
-
-
-FORMAT_NAMES = {
-    "official": "official MAE (facebookresearch/mae)",
-    "huggingface": "Hugging Face ViTMAE",
-    "seed": "PaperWeekly from-scratch MAE",
-    "mae-desktop": "MAE Desktop",
-}
 
 
 class ModelSession:
@@ -66,11 +65,13 @@ class ModelSession:
         dtype: str = "fp32",
         heads: int | None = None,
         decoder_heads: int | None = None,
+        input_norm: str | None = None,
     ) -> ModelSession:
-        """Load a checkpoint (any supported format) onto a device ('auto' picks CUDA first)."""
+        """Load a checkpoint (any supported format) onto a device ('auto' picks CUDA first).
+        heads/decoder_heads/input_norm override the checkpoint's (see `load_checkpoint`)."""
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        ckpt = load_checkpoint(path, heads=heads, decoder_heads=decoder_heads)
+        ckpt = load_checkpoint(path, heads, decoder_heads, input_norm)
         return cls(ckpt, build_model(ckpt), dev, dt)
 
     @property
@@ -240,7 +241,7 @@ class ModelSession:
         cfg, ck = self.config, self.checkpoint
         return {
             "path": str(ck.path),
-            "format": FORMAT_NAMES[ck.format],
+            "format": format_name(ck.format),
             "format_id": ck.format,
             "architecture": cfg.describe(),
             "config": cfg.to_dict(),
@@ -249,6 +250,9 @@ class ModelSession:
             "normalization": "none (raw [0, 1] pixels)"
             if cfg.raw_pixels
             else f"mean {list(cfg.mean)}, std {list(cfg.std)}",
+            "normalization_source": ck.norm_source,
+            # the user's choice ('none', 'imagenet', 'MEAN:STD'); None: as the file says
+            "input_norm": ck.input_norm,
             "target": "norm_pix (per-patch normalised pixels)" if cfg.norm_pix_loss else "pixels",
             "target_source": ck.target_source,
             "device": str(self.device),
@@ -262,4 +266,4 @@ class ModelSession:
         }
 
 
-__all__ = ["FORMATS", "ModelSession"]
+__all__ = ["FORMATS", "FORMAT_NAMES", "ModelSession"]

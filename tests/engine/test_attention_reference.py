@@ -50,7 +50,7 @@ def test_rollout_by_hand(query, a, b):
 
 
 def test_rollout_by_hand_without_cls():
-    """No CLS token (the seed article's models use the mean query).
+    """No CLS token (the PaperWeekly article's models use the mean query).
 
     A1 = [[.5, .5], [1, 0]] (heads [[1, 0], [1, 0]] and [[0, 1], [1, 0]]), A2 = rows [0, 1];
     R1 = [[.75, .25], [.5, .5]], R2 = [[.5, .5], [0, 1]]; R2 @ R1 = [[.625, .375], [.5, .5]];

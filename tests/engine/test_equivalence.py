@@ -1,4 +1,5 @@
-"""Our model reproduces transformers' ViTMAE and the seed article's MAE on the same weights."""
+"""Our model reproduces transformers' ViTMAE and the PaperWeekly article's MAE on the same
+weights."""
 
 from __future__ import annotations
 
@@ -125,12 +126,12 @@ def test_attention_weights_match_transformers(hf_pair):
         np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
-def _seed_model(seed: int = 0, single_head_decoder: bool = False):
-    from tests.seed_reference import MAE, ViT
+def _paperweekly_model(seed: int = 0, single_head_decoder: bool = False):
+    from tests.paperweekly_reference import MAE, ViT
 
     torch.manual_seed(seed)
     enc = ViT(64, 16, dim=64, depth=2, num_heads=2, mlp_dim=96, dim_per_head=64)
-    if single_head_decoder:  # the seed uses nn.Identity for out and enc_to_dec here
+    if single_head_decoder:  # the article uses nn.Identity for out and enc_to_dec here
         mae = MAE(
             enc, decoder_dim=64, decoder_depth=2, num_decoder_heads=1, decoder_dim_per_head=64
         )
@@ -144,8 +145,8 @@ def _seed_model(seed: int = 0, single_head_decoder: bool = False):
 
 
 @pytest.mark.parametrize("single", [False, True], ids=["projections", "identities"])
-def test_seed_layout_matches_seed_reference(tmp_path, single):
-    mae = _seed_model(single_head_decoder=single)
+def test_paperweekly_layout_matches_paperweekly_reference(tmp_path, single):
+    mae = _paperweekly_model(single_head_decoder=single)
     path = tmp_path / "mae.pth"
     torch.save(mae.state_dict(), path)
     session = ModelSession.open(path, "cpu", heads=2, decoder_heads=1 if single else 2)
@@ -162,10 +163,10 @@ def test_seed_layout_matches_seed_reference(tmp_path, single):
         np.testing.assert_allclose(session.predict(img, mask), ref, atol=1e-5)
 
 
-def test_seed_layernorm_eps_is_the_articles_on_small_activations(tmp_path):
-    """The seed's nn.LayerNorm uses eps 1e-5. It only shows when token variance is near
+def test_paperweekly_layernorm_eps_is_the_articles_on_small_activations(tmp_path):
+    """The article's nn.LayerNorm uses eps 1e-5. It only shows when token variance is near
     eps, so the encoder's patch and position embeddings are scaled down (variance ~1e-6)."""
-    mae = _seed_model(seed=1)
+    mae = _paperweekly_model(seed=1)
     with torch.no_grad():
         for p in (mae.encoder.patch_embed.weight, mae.encoder.patch_embed.bias):
             p.mul_(1e-3)

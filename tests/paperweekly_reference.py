@@ -1,4 +1,5 @@
-"""The seed article's ViT/MAE classes (indentation restored), as an independent reference.
+"""The PaperWeekly article's ViT/MAE classes (indentation restored), as an independent
+reference.
 
 Only change from the article: `predict_with` takes the masked/visible indices instead of
 drawing a random shuffle, so a test can feed the same mask to both implementations.

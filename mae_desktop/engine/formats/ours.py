@@ -1,0 +1,56 @@
+"""MAE Desktop's own format: safetensors whose metadata entry `mae_desktop` holds JSON
+(architecture, normalisation, target, provenance)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from ..config import MAEConfig
+from ..errors import MAEError
+from ..model import MAEModel
+
+METADATA_KEY = "mae_desktop"
+FORMAT_VERSION = 1
+
+
+def convert(tensors: dict[str, torch.Tensor], meta: dict, name: str) -> tuple[MAEConfig, dict]:
+    """Our metadata (parsed JSON) and tensors -> (MAEConfig, float32 MAEModel tensors)."""
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise MAEError(
+            f"{name}: MAE Desktop format version {meta.get('format_version')!r} is "
+            f"not supported (this version reads {FORMAT_VERSION})"
+        )
+    try:
+        cfg = MAEConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MAEError(f"{name}: the MAE Desktop metadata is damaged ({exc})") from exc
+    return cfg, {k: v.float() for k, v in tensors.items()}
+
+
+def save_checkpoint(
+    path: str | Path, model: MAEModel, provenance: dict | None = None, half: bool = False
+) -> Path:
+    """Write `model` in MAE Desktop's format: safetensors with a JSON metadata entry.
+
+    The metadata holds the architecture (MAEConfig), normalisation, target and provenance
+    (free-form: data, steps, hardware, metrics). half=True stores fp16 weights.
+    """
+    path = Path(path)
+    cfg = model.cfg
+    meta = {
+        "format": "mae-desktop",
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_dict(),
+        "normalization": {"mean": list(cfg.mean), "std": list(cfg.std)},
+        "target": "norm_pix" if cfg.norm_pix_loss else "pixel",
+        "provenance": provenance or {},
+    }
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(meta)})
+    return path
