@@ -334,21 +334,21 @@ MUTANTS: list[Mutant] = [
     # -- the command line ---------------------------------------------------------------------
     m(
         "cli-exit-0-when-an-image-fails",
-        "mae_desktop/cli.py",
+        "mae_desktop/cli/reconstruct.py",
         "return 1 if failures else 0",
         "return 0",
         T_CLI + "::test_bad_input_is_one_line_and_exit_1",
     ),
     m(
         "cli-bad-input-exit-2",
-        "mae_desktop/cli.py",
+        "mae_desktop/cli/__init__.py",
         'print(f"{PROG}: error: {exc}", file=sys.stderr)\n        return 1',
         'print(f"{PROG}: error: {exc}", file=sys.stderr)\n        return 2',
         T_CLI + "::test_bad_input_is_one_line_and_exit_1",
     ),
     m(
         "cli-mask-mode-ignored",
-        "mae_desktop/cli.py",
+        "mae_desktop/cli/reconstruct.py",
         "mask = masks_mod.generate(args.mask_mode, cfg.grid_size, ratio, args.seed)",
         'mask = masks_mod.generate("random", cfg.grid_size, ratio, args.seed)',
         T_CLI,
@@ -356,7 +356,7 @@ MUTANTS: list[Mutant] = [
     ),
     m(
         "cli-metrics-seed-field",
-        "mae_desktop/cli.py",
+        "mae_desktop/cli/reconstruct.py",
         '"seed": args.seed,',
         '"seed": 0,',
         T_CLI + "::test_reconstruct_writes_every_output",

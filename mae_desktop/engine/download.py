@@ -1,11 +1,10 @@
-"""Resumable downloads of checkpoints into the per-user model cache (no Qt; stdlib urllib).
+"""Resumable downloads of one file over HTTP(S) (no Qt; stdlib urllib).
 
 A file is written to `<dest>.part` and renamed to `<dest>` only when it is complete (and, when
 a checksum is known, verified), so a complete-looking name is never a partial file. A later
 call resumes a `.part` with an HTTP Range request; a server that ignores Range (200 instead of
 206) makes it start again from zero. Dropped connections are retried with exponential
-back-off. A Hugging Face repository is fetched file by file the same way into
-`<folder>.part/`, renamed to `<folder>` once every file is there.
+back-off. Catalogue entries, Hugging Face folders and the model cache: engine/fetch.py.
 
 Every function here blocks: call them from a background thread (the app) or the main thread
 (the CLI). `cancel` (a threading.Event) is checked between chunks.
@@ -13,31 +12,20 @@ Every function here blocks: call them from a background thread (the app) or the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
-import shutil
 import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .. import __version__
-from .catalogue import (
-    CATALOGUE,
-    CatalogueEntry,
-    by_file_name,
-    cached_path,
-    hub_file_url,
-    url_file_name,
-)
 from .errors import MAEError
 
 ProgressFn = Callable[[int, int | None, float], None]
@@ -47,7 +35,6 @@ CHUNK = 64 * 1024  # bytes per read: cancel and progress are checked this often
 TIMEOUT_S = 30.0  # a connection silent for this long counts as dropped
 BACKOFF_S = 1.0  # first retry after this many seconds, then doubling
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar")
 
 
 class DownloadCancelled(MAEError):
@@ -361,256 +348,3 @@ def download(
     except OSError as exc:
         raise MAEError(f"cannot rename {part} to {dest.name}: {exc.strerror or exc}") from exc
     return dest
-
-
-def download_hub(
-    repo: str,
-    dest: str | Path,
-    files: Iterable[str] = ("config.json",),
-    *,
-    optional: Iterable[str] = ("preprocessor_config.json",),
-    weights: Iterable[str] = ("model.safetensors", "pytorch_model.bin"),
-    endpoint: str | None = None,
-    revision: str = "main",
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    retries: int = 5,
-    backoff: float | None = None,
-    timeout: float = TIMEOUT_S,
-    notice: Callable[[str], None] | None = None,
-) -> Path:
-    """Download a Hugging Face model folder (`repo` = "owner/name") into the folder `dest`.
-
-    Fetches every file of `files`, those of `optional` the repository has, and the first of
-    `weights` it has, from `<endpoint>/<repo>/resolve/<revision>/<file>` (endpoint: see
-    catalogue.hub_endpoint), each resumable as `download` does, into `<dest>.part/`; renames
-    that folder to `dest` when all are there. Progress counts the bytes of all files.
-    """
-    dest = Path(dest)
-    work = part_path(dest)
-    try:
-        work.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MAEError(f"cannot create the folder {work}: {exc.strerror or exc}") from exc
-    finished = 0  # bytes of the files already complete, for one running count
-
-    def sub(done: int, total: int | None, rate: float) -> None:
-        if progress is not None:
-            progress(finished + done, None if total is None else finished + total, rate)
-
-    def get(name: str) -> None:
-        nonlocal finished
-        target = work / name
-        if not target.is_file():
-            url = hub_file_url(repo, name, endpoint, revision)
-            download(
-                url, target, sub, cancel, retries, backoff=backoff, timeout=timeout, notice=notice
-            )
-        finished += _size(target)
-
-    for name in files:
-        get(name)
-    for name in optional:
-        with contextlib.suppress(NotFound):  # e.g. no preprocessor_config.json
-            get(name)
-    weights = tuple(weights)
-    for i, name in enumerate(weights):
-        try:
-            get(name)
-            break
-        except NotFound:
-            if i == len(weights) - 1:
-                raise MAEError(
-                    f"{repo} has none of the weight files {', '.join(weights)} at "
-                    f"{hub_file_url(repo, '', endpoint, revision)}"
-                ) from None
-    if dest.exists():
-        shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
-    os.replace(work, dest)
-    return dest
-
-
-def check_opens(path: str | Path) -> Path:
-    """Open a downloaded checkpoint with the engine's loader to make sure it is one.
-
-    One that does not open is renamed `<name>.bad` (kept for a look, never offered nor
-    resumed) and MAEError says why. Loads every tensor: seconds and the file's size in
-    memory for the largest models; call it off the GUI thread.
-    """
-    from .checkpoints import load_checkpoint
-
-    path = Path(path)
-    try:
-        load_checkpoint(path)
-    except Exception as exc:  # any failure to open means the download is of no use
-        bad = path.with_name(path.name + ".bad")
-        if bad.is_dir():
-            shutil.rmtree(bad)
-        elif bad.exists():
-            bad.unlink()
-        os.replace(path, bad)
-        raise MAEError(
-            f"{path.name} was downloaded but does not open as a checkpoint ({exc}); it was "
-            f"kept as {bad}"
-        ) from exc
-    return path
-
-
-def is_complete(path: Path) -> bool:
-    """A downloaded file, or a model folder with config.json (never a .part or .bad)."""
-    if path.name.endswith((".part", ".bad")) or path.name.startswith("."):
-        return False
-    if path.is_dir():
-        return (path / "config.json").is_file()
-    return path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES
-
-
-def partial_bytes(dest: str | Path) -> int:
-    """Bytes already downloaded towards `dest` (its .part file or folder), 0 if none."""
-    part = part_path(dest)
-    if part.is_dir():
-        return sum(_size(p) for p in part.iterdir())
-    return _size(part)
-
-
-def fetch(
-    entry: CatalogueEntry,
-    root: str | Path | None = None,
-    *,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    status: Callable[[str], None] | None = None,
-    retries: int = 5,
-    backoff: float | None = None,
-    timeout: float = TIMEOUT_S,
-    endpoint: str | None = None,
-) -> Path:
-    """Download a catalogue entry into `root` (default: the model cache) unless it is already
-    there, check that it opens (check_opens), and return its path. status(text) hears of
-    retries and of the check ("checking that … opens")."""
-    from ..paths import models_cache_dir
-
-    root = Path(root) if root is not None else models_cache_dir()
-    dest = cached_path(entry, root)
-    if is_complete(dest):
-        return dest
-    if entry.kind == "hub":
-        assert entry.repo is not None
-        download_hub(
-            entry.repo,
-            dest,
-            entry.files,
-            optional=entry.optional_files,
-            weights=entry.weights,
-            endpoint=endpoint,
-            progress=progress,
-            cancel=cancel,
-            retries=retries,
-            backoff=backoff,
-            timeout=timeout,
-            notice=status,
-        )
-    else:
-        download(
-            entry.url,
-            dest,
-            progress,
-            cancel,
-            retries,
-            sha256=entry.sha256,
-            md5_prefix=entry.md5_prefix,
-            backoff=backoff,
-            timeout=timeout,
-            notice=status,
-        )
-    if status is not None:
-        status(f"checking that {dest.name} opens…")
-    return check_opens(dest)
-
-
-def fetch_url(
-    url: str,
-    out: str | Path | None = None,
-    *,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-    status: Callable[[str], None] | None = None,
-    retries: int = 5,
-    backoff: float | None = None,
-    timeout: float = TIMEOUT_S,
-) -> Path:
-    """Download any http(s) URL into the folder `out` (default: the model cache) under the
-    URL's file name, unless that file is already there; check that it opens; return it."""
-    from ..paths import models_cache_dir
-
-    _check_url(url)
-    dest = Path(out if out is not None else models_cache_dir()) / url_file_name(url)
-    if dest.is_file():
-        return dest
-    download(url, dest, progress, cancel, retries, backoff=backoff, timeout=timeout, notice=status)
-    if status is not None:
-        status(f"checking that {dest.name} opens…")
-    return check_opens(dest)
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    """A complete download in the cache. entry: its catalogue entry, None for other files."""
-
-    path: Path
-    size_bytes: int
-    entry: CatalogueEntry | None
-
-    @property
-    def name(self) -> str:
-        return self.entry.name if self.entry is not None else self.path.name
-
-
-def list_downloaded(
-    root: str | Path | None = None, entries: tuple[CatalogueEntry, ...] = CATALOGUE
-) -> list[Downloaded]:
-    """The complete checkpoints (files and model folders) under `root` (default: the model
-    cache), by name; .part and .bad files are never listed. Reads the folder only (no
-    network), so it works offline."""
-    from ..paths import models_cache_dir
-
-    root = Path(root) if root is not None else models_cache_dir()
-    if not root.is_dir():
-        return []
-    out = []
-    for path in sorted(root.iterdir()):
-        if not is_complete(path):
-            continue
-        size = sum(_size(p) for p in path.iterdir()) if path.is_dir() else _size(path)
-        out.append(Downloaded(path, size, by_file_name(path.name, entries)))
-    return out
-
-
-def catalogue_listing(root: str | Path, entries: tuple[CatalogueEntry, ...] = CATALOGUE) -> str:
-    """The catalogue as text for `mae-desktop download --list`: per entry its name,
-    approximate size and state in `root` (downloaded, partial, or not), title, contents and
-    licence; then other checkpoints found in `root`."""
-    root = Path(root)
-    lines = []
-    for e in entries:
-        dest = cached_path(e, root)
-        if is_complete(dest):
-            state = "downloaded"
-        elif have := partial_bytes(dest):
-            state = f"partial: {format_bytes(have)} so far"
-        else:
-            state = "not downloaded"
-        lines += [
-            f"{e.name:<30} ~{format_bytes(e.size_bytes):<8} {state}",
-            f"    {e.title}",
-            f"    contents: {e.contents}",
-            f"    licence:  {e.licence}",
-        ]
-    others = [d for d in list_downloaded(root, entries) if d.entry is None]
-    if others:
-        lines.append("also downloaded:")
-        lines += [f"    {d.path.name} ({format_bytes(d.size_bytes)})" for d in others]
-    lines.append(
-        f"Saved in {root}. Sizes are approximate. 'mae-desktop download NAME' downloads one."
-    )
-    return "\n".join(lines)

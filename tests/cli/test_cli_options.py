@@ -270,7 +270,7 @@ def test_mask_mode_block_writes_a_block_mask(grid14, photo, tmp_path, capsys, se
 
 
 def test_version(capsys):
-    init = (Path(cli.__file__).parent / "__init__.py").read_text()
+    init = (Path(cli.__file__).parent.parent / "__init__.py").read_text()
     version = re.search(r'__version__ = "([^"]+)"', init).group(1)
     with pytest.raises(SystemExit) as exc:
         cli.main(["--version"])

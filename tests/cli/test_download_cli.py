@@ -6,6 +6,7 @@ import pytest
 
 from mae_desktop import cli
 from mae_desktop.engine import download as dl
+from mae_desktop.engine.catalogue import CATALOGUE
 from mae_desktop.engine.checkpoints import load_checkpoint
 from tests.loopback import Loopback
 
@@ -67,7 +68,7 @@ def test_list_shows_every_entry_with_size_contents_licence_and_state(tmp_path, c
     code, out, err = run(["download", "--list", "--out", tmp_path], capsys)
     assert code == 0 and not err
     lines = out.splitlines()
-    for name in dl.CATALOGUE:
+    for name in CATALOGUE:
         assert any(line.startswith(name.name + " ") for line in lines)
     assert "mae-vit-large-visualize        ~1.3 GB   partial: 2.0 kB so far" in lines
     assert "mae-vit-base-visualize         ~448 MB   not downloaded" in lines

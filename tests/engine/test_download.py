@@ -17,16 +17,13 @@ from mae_desktop.engine.checkpoints import load_checkpoint
 from mae_desktop.engine.download import (
     DownloadCancelled,
     NotFound,
-    check_opens,
     download,
-    download_hub,
-    fetch,
     format_bytes,
     format_progress,
-    list_downloaded,
     part_path,
 )
 from mae_desktop.engine.errors import MAEError
+from mae_desktop.engine.fetch import check_opens, download_hub, fetch, list_downloaded
 from mae_desktop.paths import models_cache_dir
 from tests.loopback import Loopback
 
