@@ -1,9 +1,9 @@
 """Entry point for `python main.py` and the frozen app.
 
-torch is imported before anything Qt so that, on Windows, torch's DLLs load first.
+torch is not imported here: the command line's help and listings never need it, and the
+app imports it on its inference thread while the window opens. (On Windows the app still
+imports torch before Qt, on the main thread: see mae_desktop/app/__init__.py.)
 """
-
-import torch  # noqa: F401  (import order matters; see the docstring)
 
 from mae_desktop.cli import main
 

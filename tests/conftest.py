@@ -7,6 +7,11 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the precisions auto measured are remembered per user: never in the user's own cache
+os.environ.setdefault(
+    "MAE_DESKTOP_PRECISION_CACHE",
+    os.path.join(__import__("tempfile").mkdtemp(prefix="mae-precision-"), "choices.json"),
+)
 
 import gc
 from pathlib import Path

@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import torch
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-from ..engine.device import available_devices, supported_dtypes
 from ..engine.images import RESIZE_POLICIES
 from ..paths import package_resources
 from .dialogs import INPUT_NORM_CHOICES, InputNormDialog, input_norm_label
@@ -109,18 +107,21 @@ class Menus:
         self.action(model, "Compare with checkpoint…", files.choose_compare_checkpoint)
         self.action(model, "Stop comparing", win.live.close_compare)
         self.action(model, "Get pretrained models…", lambda: show_download_dialog(win))
+        # auto and the CPU at first; the GPUs once a model is loaded (asking for them
+        # imports torch, which the window does not wait for: see add_devices)
+        self.device_menu = model.addMenu("Device")
         self.device_group = self._group(
-            model.addMenu("Device"),
-            ["auto", *available_devices()],
-            "auto",
-            lambda n: win.set_device(n, None),
+            self.device_menu, ["auto", "cpu"], "auto", lambda n: win.set_device(n, self.keep())
         )
+        self.device_menu.aboutToShow.connect(self.add_devices)
+        # auto: measured per model and machine; its item says what it chose and why
         self.precision_group = self._group(
             model.addMenu("Precision"),
-            ["fp32", "fp16", "bf16"],
-            "fp32",
+            ["auto", "fp32", "fp16", "bf16", "int8"],
+            "auto",
             lambda n: win.set_device(None, n),
         )
+        self.auto_precision = self.precision_group.actions()[0]
         self.resize_group = self._group(
             model.addMenu("Fit images by"), list(RESIZE_POLICIES), "stretch", editor.set_resize
         )
@@ -186,6 +187,23 @@ class Menus:
         self.undo.setEnabled(history.can_undo)
         self.redo.setEnabled(history.can_redo)
 
+    def add_devices(self) -> None:
+        """List the machine's other devices (CUDA, MPS) in the Device menu, once a model is
+        loaded: torch is imported by then (on the inference lane, at start-up)."""
+        if self.win.editor.model is None:
+            return
+        from ..engine.device import available_devices
+
+        have = {act.text() for act in self.device_group.actions()}
+        for name in available_devices():
+            if name not in have:
+                act = QAction(name, self.win, checkable=True)
+                act.triggered.connect(
+                    lambda _checked=False, n=name: self.win.set_device(n, self.keep())
+                )
+                self.device_group.addAction(act)
+                self.device_menu.addAction(act)
+
     def sync_model(self) -> None:
         """Device, precision, input normalisation and fit policy as the model and editor
         really are (also after a refused change)."""
@@ -194,8 +212,23 @@ class Menus:
         self.check(self.input_norm_group, input_norm_label(editor.input_norm))
         if editor.model is None:
             return
+        import torch  # (imported by the worker already: a model is loaded)
+
+        from ..engine.device import supported_dtypes
+
+        self.add_devices()
         self.check(self.device_group, editor.device_choice)
         supported = supported_dtypes(torch.device(editor.model["device"]))
+        auto = editor.model.get("auto")  # why auto chose the precision; None: chosen by name
+        self.auto_precision.setText(f"auto ({auto})" if auto else "auto")
+        self.auto_precision.setChecked(auto is not None)
         for act in self.precision_group.actions():
-            act.setEnabled(act.text() in supported)
-            act.setChecked(act.text() == editor.model["dtype"])
+            if act is not self.auto_precision:
+                act.setEnabled(act.text() in supported)
+                act.setChecked(auto is None and act.text() == editor.model["dtype"])
+
+    def keep(self) -> str | None:
+        """The precision to keep when only the device changes: 'auto' when auto chose the
+        current one (it chooses again there), else None (the current one)."""
+        model = self.win.editor.model
+        return "auto" if model and model.get("auto") else None

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyqtgraph as pg
-import torch  # noqa: F401  (torch before Qt: DLL load order on Windows)
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
 from PySide6.QtGui import QIcon
@@ -72,16 +71,19 @@ def dispose(window: MainWindow) -> None:
 def start_window(
     checkpoint: str | None = None, image: str | None = None, window: MainWindow | None = None
 ) -> MainWindow:
-    """Show the window and start loading the model (bundled by default) and the image
-    (the bundled astronaut by default) with a 75% random mask."""
+    """Show the window with the image (the bundled astronaut by default, a 75% random
+    mask) and start loading the model (bundled by default) on the inference lane, torch's
+    import included; the first reconstruction follows. GUI thread."""
     window = window or MainWindow()
     window.show()
+    # the image first: it is in the window's first frame. Opening the model then starts
+    # the inference lane, which imports torch on its own thread: the window never waits.
+    window.files.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)
     ckpt = checkpoint or default_model()
     if ckpt is not None:
         window.files.open_checkpoint(ckpt, *window.saved_device())
     else:
         window.status.notice("No bundled model found: open a checkpoint (Ctrl+Shift+O)", 0)
-    window.files.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)
     if problem := binding_problem():
         window.status.notice(problem, 0)
     return window
@@ -183,7 +185,8 @@ def _close_on_signals(window: MainWindow) -> list[int]:
 
     def handler(signum, _frame) -> None:
         got.append(signum)
-        window.close()
+        # from the event loop: a close before the loop runs would not end it
+        QTimer.singleShot(0, window.close)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)

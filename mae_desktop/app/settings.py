@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings
 
-from ..engine.device import available_devices, resolve_device, supported_dtypes
 from ..engine.errors import MAEError
 from .imaging import MASK_STYLES
 from .panels import LAYOUTS
@@ -48,7 +47,8 @@ def save(win: MainWindow) -> None:
     s.setValue("view/mask_style", win.canvas.mask_style)
     if editor.model:
         s.setValue("model/device", editor.device_choice)
-        s.setValue("model/dtype", editor.model["dtype"])
+        # 'auto' when auto chose the precision (it chooses again next time)
+        s.setValue("model/dtype", "auto" if editor.model.get("auto") else editor.model["dtype"])
         s.setValue("last/checkpoint", editor.model["path"])
     if editor.image_path:
         s.setValue("last/image", editor.image_path)
@@ -56,13 +56,19 @@ def save(win: MainWindow) -> None:
 
 
 def saved_device(settings: QSettings) -> tuple[str, str]:
-    """The device and precision chosen last time, if this machine still has them."""
+    """The device and precision chosen last time, if this machine still has them; else
+    (and on a first start) 'auto' for both: the fastest device, and the precision measured
+    fastest there that keeps the results."""
     device = str(settings.value("model/device", "auto"))
-    dtype = str(settings.value("model/dtype", "fp32"))
+    dtype = str(settings.value("model/dtype", "auto"))
+    if device == "auto" and dtype in ("auto", "fp32"):
+        return device, dtype  # offered everywhere: no need to wait for torch to ask it
+    from ..engine.device import available_devices, resolve_device, supported_dtypes
+
     if device not in ("auto", *available_devices()):
-        return "auto", "fp32"
+        return "auto", "auto"
     try:
         resolved = resolve_device(device)
     except MAEError:
-        return "auto", "fp32"
-    return device, dtype if dtype in supported_dtypes(resolved) else "fp32"
+        return "auto", "auto"
+    return device, dtype if dtype in ("auto", *supported_dtypes(resolved)) else "auto"

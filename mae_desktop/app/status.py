@@ -1,5 +1,6 @@
-"""The status bar: the model line (name, device, precision, assumed head counts), the last
-latency (and whether the display is catching up), the busy indicator, notices."""
+"""The status bar: the model line (name, device, precision and whether auto chose it,
+assumed head counts), the last latency (and whether the display is catching up), the busy
+indicator, notices."""
 
 from __future__ import annotations
 
@@ -45,18 +46,21 @@ class StatusLine:
 
     def _on_model_changed(self) -> None:
         info = self.editor.model or {}
-        parts = [Path(info.get("path", "")).name, str(info.get("device")), str(info.get("dtype"))]
+        auto = info.get("auto")  # why auto chose this precision ('int8: 2.3x faster ...')
+        dtype = str(info.get("dtype")) + (" (auto)" if auto else "")
+        parts = [Path(info.get("path", "")).name, str(info.get("device")), dtype]
         assumed = assumed_heads_text(info)
         text = " · ".join(parts)
+        precision = f"\nPrecision chosen by auto: {auto}" if auto else ""
         if assumed:
             text += f" · <span style='color:#d08000'>{assumed}</span>"
             self.model_label.setToolTip(
                 "This file does not store its attention head counts, so they were assumed "
                 "from the standard ViT sizes. If they are wrong, the results are wrong: "
-                "set them with Model ▸ Head counts…"
+                "set them with Model ▸ Head counts…" + precision
             )
         else:
-            self.model_label.setToolTip(info.get("architecture", ""))
+            self.model_label.setToolTip(info.get("architecture", "") + precision)
         self.model_label.setText(text)
 
     def show_result(self, shown: Shown) -> None:

@@ -13,6 +13,11 @@
   block boundary instead of finishing (while painting, passes finish and are drawn).
 - Threads: passes use every core, but one less while the user paints (an `interactive`
   request came in the last GUI_BUSY_S and no stroke ended since), so the GUI keeps a core.
+- Start-up: the worker's `start()` runs on the lane's thread when the first request
+  arrives (the app's first is opening the model, just after its window is shown). The
+  app's worker imports torch there: the window never waits for it, and is built before the
+  import competes with it for the interpreter. If `start()` fails, every request is
+  answered with its error.
 - `deliver(item)` is called on the worker thread with every Result and Progress; the app's
   Qt bridge hands them to the GUI thread. Nothing is delivered after `close()`.
 - `close()` drops what is waiting and returns when the running block (or command) ends:
@@ -22,6 +27,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import threading
@@ -83,6 +89,7 @@ class Lane:
         self._running: Request | None = None  # the query whose pass is running
         self._hurry: str | None = None  # the kind whose waiting query must not wait
         self._gui_busy_until = 0.0  # monotonic time: the user paints until then
+        self._broken: str | None = None  # why the worker could not start
         self._ids = itertools.count(1)
         self._thread = threading.Thread(target=self._run, name=name, daemon=False)
         self._thread.start()
@@ -163,9 +170,12 @@ class Lane:
     # -- the worker thread ---------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            start = getattr(self.worker, "start", None)
-            if start is not None:
-                start()
+            with self._cond:
+                while not (self._stop or self._commands or self._queries or self._cancelled):
+                    self._cond.wait()
+                if self._stop:
+                    return
+            self._start_worker()
             if hasattr(self.worker, "pause_point"):
                 self.worker.pause_point = self._pause_point
             while True:
@@ -199,6 +209,23 @@ class Lane:
                 job.steps.close()
             self.worker.close()
 
+    def _start_worker(self) -> None:
+        """The worker's start-up (the app's imports torch): a failure is kept, and reported
+        to every request, instead of ending the thread (the GUI would wait forever)."""
+        start = getattr(self.worker, "start", None)
+        if start is None:
+            return
+        try:
+            start()
+        except Exception as exc:
+            log.error("the worker failed to start:\n%s", traceback.format_exc())
+            self._broken = f"the models cannot run: {type(exc).__name__}: {exc}"
+        # What start-up imported (torch: some 100,000 objects) lives as long as the process:
+        # out of the cyclic collector's sight, as the app's own imports are (app.run), or
+        # every full collection walks them all (80 ms on the GUI thread, where the app
+        # collects). Freezing collects nothing, so no Qt object is destroyed on this thread.
+        gc.freeze()
+
     def _take(self) -> tuple[int, Request] | _Job | None:
         """(lock held) Commands first, then the newest analysis, other queries, then one
         step of a long job (round robin)."""
@@ -223,6 +250,9 @@ class Lane:
 
     def _start(self, rid: int, request: Request) -> None:
         t0 = time.perf_counter()
+        if self._broken is not None:
+            self._emit(Result(rid, request, ERROR, message=self._broken))
+            return
         outer, self._running = self._running, request
         try:
             out = self.worker.execute(request)
@@ -275,7 +305,7 @@ class Lane:
 
     def _fit_threads(self) -> None:
         fit = getattr(self.worker, "fit_threads", None)
-        if fit is not None:
+        if fit is not None and self._broken is None:
             fit(time.monotonic() < self._gui_busy_until)
 
     def _pause_point(self) -> None:

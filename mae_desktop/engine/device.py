@@ -6,7 +6,16 @@ import torch
 
 from .errors import MAEError
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# int8: the Linear layers in int8 (engine/quantize.py), everything else float32; CPUs only
+DTYPES = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+    "int8": torch.int8,
+}
+# what a user can ask for: 'auto' measures the precisions the device offers and keeps the
+# fastest one that leaves the results as they are in fp32 (engine/precision.py)
+PRECISIONS = ("auto", *DTYPES)
 
 
 def _mps_available() -> bool:
@@ -59,7 +68,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 def supported_dtypes(device: torch.device) -> list[str]:
     """Precisions offered on a device: fp32 everywhere, bf16 on CPUs and capable GPUs, fp16
-    on GPUs."""
+    on GPUs, int8 on CPUs (where torch runs int8 products)."""
     if device.type == "cuda":
         names = ["fp32", "fp16"]
         if torch.cuda.is_bf16_supported():
@@ -67,19 +76,25 @@ def supported_dtypes(device: torch.device) -> list[str]:
         return names
     if device.type == "mps":
         return ["fp32", "fp16"]
-    return ["fp32", "bf16"]
+    from .quantize import int8_available
+
+    return ["fp32", "bf16", "int8"] if int8_available() else ["fp32", "bf16"]
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """'fp32' | 'fp16' | 'bf16' -> torch dtype, refusing those the device cannot run."""
+    """'fp32' | 'fp16' | 'bf16' | 'int8' -> torch dtype, refusing those the device cannot
+    run. 'auto' is not a dtype: `ModelSession.open/to` resolve it by measuring."""
     name = (name or "fp32").lower()
     if name not in DTYPES:
-        raise MAEError(f"unknown precision {name!r}: use fp32, fp16 or bf16")
-    if name not in supported_dtypes(device):
-        raise MAEError(
-            f"{name} is not available on {device}; choose one of "
-            f"{', '.join(supported_dtypes(device))}"
-        )
+        raise MAEError(f"unknown precision {name!r}: use {', '.join(PRECISIONS)}")
+    offered = supported_dtypes(device)
+    if name not in offered:
+        if name == "int8" and device.type != "cpu":
+            raise MAEError(
+                f"int8 runs on the CPU only, not on {device}; choose auto or one of "
+                f"{', '.join(offered)} there, or the CPU for int8"
+            )
+        raise MAEError(f"{name} is not available on {device}; choose one of {', '.join(offered)}")
     return DTYPES[name]
 
 

@@ -1,12 +1,17 @@
 """Images <-> patch vectors, in (pixel row, pixel column, channel) order like official MAE.
 
-numpy for single images, torch for the batches of training and evaluation.
+numpy for single images, torch for the batches of training and evaluation (tensor methods
+only: importing this module does not import torch, so the window's numpy code can use it).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def patchify(image: np.ndarray, patch: int) -> np.ndarray:

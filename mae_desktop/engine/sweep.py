@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .masks import random_mask
-from .session import ModelSession
+
+if TYPE_CHECKING:
+    from .session import ModelSession
 
 SWEEP_RATIOS = tuple(round(float(r), 2) for r in np.arange(0.10, 0.951, 0.05))
 
