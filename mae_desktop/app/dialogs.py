@@ -1,4 +1,5 @@
-"""Small dialogs: model info, keyboard shortcuts, head counts, input normalisation."""
+"""Small dialogs: model info, keyboard shortcuts, head counts, input normalisation, a
+Yes/No question."""
 
 from __future__ import annotations
 
@@ -98,6 +99,18 @@ def _normalisation_text(info: dict) -> str:
 
 def show_model_info(parent: QWidget, info: dict) -> None:
     QMessageBox.information(parent, "Model info", model_info_html(info))
+
+
+def ask_to_continue(parent: QWidget, message: str) -> bool:
+    """A Yes/No question (No is the default); True for Yes."""
+    box = QMessageBox.question(
+        parent,
+        "Open session",
+        message,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return box == QMessageBox.StandardButton.Yes
 
 
 def show_help(parent: QWidget) -> None:

@@ -1,14 +1,24 @@
 """Files in and out of the window: images, checkpoints, sessions, masks, exports, the
-recent-files list. Dialogs here; reading and writing in the engine. GUI thread only."""
+recent-files list. Dialogs here; reading and writing in the engine. GUI thread only.
+
+Every action the user starts here reports its failure in one line (`show_error`) and
+leaves the state as it was: MAEError, OSError and ValueError are what bad files raise;
+anything else is a bug, said as such in one line and logged whole. Sessions are read and
+validated here (a small regular file), their image and checkpoint are looked at, hashed,
+read and loaded on the lane (`LiveController.open_session`)."""
 
 from __future__ import annotations
 
+import functools
+import logging
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
@@ -20,7 +30,8 @@ from ..engine import masks as masks_mod
 from ..engine.errors import MAEError
 from ..engine.figure import render_figure
 from ..engine.images import read_image
-from ..session_file import load_session, save_session
+from ..session_file import read_session, save_session
+from .dialogs import ask_to_continue
 from .panels import ResultPanels
 
 CHECKPOINT_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"}
@@ -28,6 +39,37 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
 FIGURE_FILTERS = {".png": "PNG (*.png)", ".svg": "SVG (*.svg)", ".pdf": "PDF (*.pdf)"}
+# what reading a bad, hostile or unreadable file raises: told to the user as it is
+FILE_ERRORS = (MAEError, OSError, ValueError, EOFError, MemoryError, Image.DecompressionBombError)
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """The first line of a message, at most `limit` characters."""
+    line = (str(text).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def reported(fn: F) -> F:
+    """A user's file action: any failure becomes one line for `self.show_error` (the action
+    then returns False), never a traceback that nobody sees."""
+
+    @functools.wraps(fn)
+    def action(self: FileActions, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except FILE_ERRORS as exc:
+            if isinstance(exc, MemoryError):
+                self.show_error("not enough memory to read that file")
+            else:
+                self.show_error(one_line(str(exc)) or type(exc).__name__)
+        except Exception as exc:  # a bug: said in one line, logged whole
+            log.error("%s failed:\n%s", fn.__name__, traceback.format_exc())
+            self.show_error(one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
+        return False
+
+    return action  # type: ignore[return-value]
 
 
 def pil_from_qimage(qimage: QImage) -> Image.Image:
@@ -54,6 +96,9 @@ class FileActions:
         self.parent, self.editor, self.live, self.panels = parent, editor, live, panels
         self.settings, self.show_error, self.notice = settings, show_error, notice
         self.recent_menu: QMenu | None = None
+        # confirm(message) -> True to go on: opening a session whose image or checkpoint is
+        # missing or changed asks it, message saying which (tests replace it)
+        self.confirm: Callable[[str], bool] = self._ask
         editor.model_changed.connect(self._on_model_loaded)
 
     def _on_model_loaded(self) -> None:
@@ -92,7 +137,16 @@ class FileActions:
             self.remember_folder(kind, path)
         return path
 
+    def _ask(self, message: str) -> bool:
+        """Open a session whose files changed? A Yes/No question; without dialogs (tests,
+        one-shot modes) the answer is No, and the message is shown as an error."""
+        if getattr(self.parent, "dialogs_enabled", True):
+            return ask_to_continue(self.parent, f"{message}\n\nOpen the session anyway?")
+        self.show_error(f"cannot open the session: {message}")
+        return False
+
     # -- opening ---------------------------------------------------------------------------------
+    @reported
     def open_path(self, path: str | Path) -> None:
         """An image or a checkpoint, told apart by what the path is."""
         p = Path(path)
@@ -101,23 +155,29 @@ class FileActions:
         else:
             self.open_image(p)
 
-    def open_checkpoint(self, path: str | Path, device: str = "auto", dtype: str = "fp32") -> int:
-        """Load on the worker; the current model stays until it succeeds."""
+    @reported
+    def open_checkpoint(
+        self, path: str | Path, device: str | None = None, dtype: str | None = None
+    ) -> int:
+        """Load on the worker; the current model stays until it succeeds. Without device
+        and dtype, the Device and Precision menus' choices carry over to the new model
+        (auto stays auto: it measures the new model); fp32 before any model."""
+        model = self.editor.model
+        if dtype is None:
+            dtype = "fp32" if model is None else ("auto" if model.get("auto") else model["dtype"])
         self.notice(f"Loading {Path(path).name}…")
-        return self.live.open_model(str(path), device, dtype)
+        return self.live.open_model(str(path), device or self.editor.device_choice, dtype)
 
+    @reported
     def open_image(self, path: str | Path) -> bool:
         """Read and show an image; a bad file leaves the current one in place."""
-        try:
-            img = read_image(path)
-        except MAEError as exc:
-            self.show_error(str(exc))
-            return False
+        img = read_image(path)
         self.editor.set_source(img, str(path))
         self.remember(str(path))
         self.remember_folder("images", path)
         return True
 
+    @reported
     def paste_image(self) -> None:
         qimage = QGuiApplication.clipboard().image()
         if qimage.isNull():
@@ -125,16 +185,19 @@ class FileActions:
             return
         self.editor.set_source(pil_from_qimage(qimage), None)
 
+    @reported
     def choose_image(self) -> None:
         path = self._ask_open("images", "Open image", IMAGE_FILTER)
         if path:
             self.open_image(path)
 
+    @reported
     def choose_checkpoint(self) -> None:
         path = self._ask_open("checkpoints", "Open checkpoint", CHECKPOINT_FILTER)
         if path:
             self.open_checkpoint(path)
 
+    @reported
     def choose_checkpoint_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self.parent, "Open Hugging Face model folder", self.start_dir("checkpoints")
@@ -143,6 +206,7 @@ class FileActions:
             self.remember_folder("checkpoints", path)
             self.open_checkpoint(path)
 
+    @reported
     def choose_compare_checkpoint(self) -> None:
         path = self._ask_open("checkpoints", "Compare with checkpoint", CHECKPOINT_FILTER)
         if path:
@@ -152,25 +216,38 @@ class FileActions:
     def save_session_file(self, path: str | Path) -> None:
         save_session(path, session_from_editor(self.editor))
 
+    @reported
     def open_session_file(self, path: str | Path) -> bool:
-        """Reopen a saved session: checkpoint, image, mask and options. A bad file, or one
-        whose image or checkpoint cannot be read, leaves everything as it is."""
-        try:
-            session, warnings = load_session(path)
-            source = read_image(session.image_path) if session.image_path else None
-        except MAEError as exc:
-            self.show_error(str(exc))
-            return False
-        self.live.open_session(session, source)
-        for warning in warnings:
-            self.notice(warning)
+        """Reopen a saved session: checkpoint, image, mask and options, whole or not at all.
+        The file is validated here; its image and checkpoint are checked, hashed, read and
+        loaded on the lane (the busy indicator runs); a missing or changed one asks
+        `confirm`. False (and a message) for a bad session file; any later refusal is
+        shown when it comes and leaves everything as it is."""
+        session = read_session(path)
+        self.notice(f"Opening session {Path(path).name}…")
+        self.live.open_session(session, self._confirm_later)
         return True
 
+    def _confirm_later(self, message: str, answer: Callable[[bool], None]) -> None:
+        """Ask `confirm` once the results being handled are done (a modal question inside
+        the live loop's handler would handle later results inside it)."""
+        QTimer.singleShot(0, self.parent, lambda: answer(self._confirmed(message)))
+
+    def _confirmed(self, message: str) -> bool:
+        try:
+            return bool(self.confirm(message))
+        except Exception as exc:  # a broken question must not leave the session waiting
+            log.error("asking failed:\n%s", traceback.format_exc())
+            self.show_error(one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
+            return False
+
+    @reported
     def choose_session_to_open(self) -> None:
         path = self._ask_open("sessions", "Open session", "MAE Desktop sessions (*.json)")
         if path:
             self.open_session_file(path)
 
+    @reported
     def choose_session_to_save(self) -> None:
         path = self._ask_save(
             "sessions", "Save session", "session.json", "MAE Desktop sessions (*.json)"
@@ -182,19 +259,18 @@ class FileActions:
                 self.show_error(f"cannot save the session: {exc}")
 
     # -- masks -----------------------------------------------------------------------------------
+    @reported
     def load_mask_file(self, path: str | Path) -> bool:
-        try:
-            self.editor.set_mask(masks_mod.load_mask(path, self.editor.grid))
-        except MAEError as exc:
-            self.show_error(str(exc))
-            return False
+        self.editor.set_mask(masks_mod.load_mask(path, self.editor.grid))
         return True
 
+    @reported
     def choose_mask_to_load(self) -> None:
         path = self._ask_open("masks", "Load mask", "Masks (*.npy *.png)")
         if path:
             self.load_mask_file(path)
 
+    @reported
     def choose_mask_to_save(self) -> None:
         path = self._ask_save(
             "masks", "Save mask", "mask.npy", "NumPy grid (*.npy);;PNG, white = masked (*.png)"
@@ -222,6 +298,7 @@ class FileActions:
             raise MAEError("nothing to export yet: no reconstruction on screen")
         return render_figure(data, path, scale)
 
+    @reported
     def choose_panel_export(self, name: str) -> None:
         if name not in self.panels.data:
             self.show_error(f"the {name} panel shows nothing yet")
@@ -230,6 +307,7 @@ class FileActions:
         if path:
             self._export(lambda: self.export_panel(name, path))
 
+    @reported
     def choose_figure_export(self, suffix: str = ".png", scale: float = 1.0) -> None:
         kind = FIGURE_FILTERS[suffix]
         path = self._ask_save("exports", "Export figure", f"figure{suffix}", kind)

@@ -31,6 +31,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a disk that filled up, a file that vanished: say which
+        if args.debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: not enough memory for this task", file=sys.stderr)
+        return 1
     except Exception as exc:  # an unexpected failure: one line, the details with --debug
         if args.debug:
             raise

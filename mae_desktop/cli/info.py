@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from ..engine.checkpoints import build_model, load_checkpoint
+    from ..engine.metrics import strict_json
     from ..engine.session import ModelSession
 
     ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads, args.input_norm)
@@ -15,8 +15,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = session.info()
     info.pop("device")
     info.pop("dtype")
-    if args.json:
-        print(json.dumps(info, indent=2))
+    if args.json:  # strict JSON: a NaN in a file's provenance is written as null
+        print(strict_json(info, indent=2))
         return 0
     rows = [
         ("format", info["format"]),

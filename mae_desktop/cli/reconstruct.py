@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..engine.errors import MAEError
+from ..engine.files import regular_file, writable_folder
 from .arguments import PROG
 
 
@@ -63,6 +63,20 @@ def _figure_paths(figure: str | None, folders: list[Path]) -> list[Path | None]:
     return [folder / figure for folder in folders]
 
 
+def _check_outputs(out: Path, folders: list[Path], figures: list[Path | None]) -> None:
+    """Every output folder can be written (a file in the way, a read-only place): found
+    before the model loads and long before the forward pass."""
+    writable_folder(out, "output folder (--out)")
+    for folder in folders:
+        if folder != out and folder.exists() and not folder.is_dir():
+            raise MAEError(f"cannot write the results into {folder}: it is a file, not a folder")
+    for figure in figures:
+        if figure is not None and figure.parent not in folders:
+            writable_folder(figure.parent, "folder of --figure")
+        if figure is not None and figure.is_dir():
+            raise MAEError(f"--figure {figure} is a folder; give a file name")
+
+
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -75,7 +89,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         render_figure,
     )
     from ..engine.images import save_png
-    from ..engine.metrics import reconstruction_metrics
+    from ..engine.metrics import reconstruction_metrics, strict_json
     from ..engine.reconstruction import masked_view
     from ..engine.render import heatmap, overlay
     from ..engine.session import ModelSession
@@ -84,10 +98,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     folders = _unique_dirs(out, args.images)
     figures = _figure_paths(args.figure, folders)  # bad arguments fail before the model loads
     check_scale(args.figure_scale)
+    _check_outputs(out, folders, figures)
+    if args.mask:
+        regular_file(args.mask, "mask file")
     ckpt_path = _checkpoint_path(args.checkpoint)
     session = ModelSession.open(
         ckpt_path, args.device, args.dtype, args.heads, args.decoder_heads, args.input_norm
     )
+    if session.auto:
+        print(f"{PROG}: note: precision auto chose {session.auto}", file=sys.stderr)
     cfg = session.config
     if not cfg.has_decoder:
         raise MAEError(
@@ -124,7 +143,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         # one forward pass gives both the reconstruction and the attention maps
         result = session.analyse(image, mask, args.norm_pix, norm_pix, "encoder", query, False)
         rec, att = result.reconstruction, result.attention
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"{PROG}: error: cannot create {folder}: {exc.strerror}", file=sys.stderr)
+            failures += 1
+            continue
         p = cfg.patch_size
         shown, composite = rec.viewable()
         save_png(folder / "original.png", image)
@@ -153,7 +177,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             },
             "messages": list(session.messages),
         }
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (folder / "metrics.json").write_text(strict_json(metrics, indent=2) + "\n")
         if args.save_arrays:
             np.save(folder / "reconstruction.npy", rec.prediction.astype(np.float32))
             np.save(folder / "composite.npy", rec.composite.astype(np.float32))

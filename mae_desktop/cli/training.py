@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from pathlib import Path
 
@@ -18,8 +18,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         preset=args.preset,
-        steps=args.steps,
-        minutes=args.minutes,
+        steps=args.steps or 0,  # 0: sized from --minutes
+        minutes=args.minutes or 0.0,
         batch_size=args.batch_size,
         lr=args.lr,
         warmup=args.warmup,
@@ -32,9 +32,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         export=args.export or "",
     )
     result = train(opts)
+    best = result["best_psnr"]
+    shown = f"{best:.2f} dB" if math.isfinite(best) else "n/a"
     print(
         f"stopped at step {result['step']} of {result['total']}; best validation PSNR "
-        f"{result['best_psnr']:.2f} dB; state in {Path(args.out) / 'train_state.pt'}"
+        f"{shown}; state in {Path(args.out) / 'train_state.pt'}"
     )
     return 0
 
@@ -42,10 +44,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..engine.checkpoints import build_model, load_checkpoint
     from ..engine.device import resolve_device
+    from ..engine.metrics import strict_json
     from ..training.data import list_images, split
     from ..training.evaluate import evaluate
 
     device = resolve_device(args.device)
+    files = list_images(args.folder)  # a bad folder is found before the model loads
+    if args.split == "val":
+        files = split(files)[1]
     ckpt = load_checkpoint(args.checkpoint, args.heads, args.decoder_heads, args.input_norm)
     model = build_model(ckpt).to(device)
     if not model.cfg.has_decoder:
@@ -55,12 +61,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{ckpt.path.name} predicts norm_pix targets; evaluate measures "
             "pixel-target models only"
         )
-    files = list_images(args.folder)
-    if args.split == "val":
-        files = split(files)[1]
     result = evaluate(model, files, args.masks_per_image, args.mask_ratio, args.seed, device)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(strict_json(result.to_dict(), indent=2))
     else:
         print(result.table())
     for method, reason in result.skipped.items():

@@ -14,12 +14,13 @@ the worker; a test can call it from any one thread). The rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from PIL import Image
-
-from ..session_file import Session
+from ..engine.errors import MAEError
+from ..session_file import FilesCheck, Session, session_device
 from .editor import PASS_OPTIONS, EditorState
 from .events import Event
 from .lane import Deliver, Lane
@@ -27,21 +28,42 @@ from .requests import (
     DONE,
     ERROR,
     Analyse,
+    CheckSession,
     CloseCompare,
     CompareChanged,
     ModelLoaded,
     MoveModel,
     OpenCompare,
     OpenModel,
+    OpenSession,
     Progress,
     Request,
     Result,
+    SessionOpened,
     SetHeads,
     SetInputNorm,
     Sweep,
 )
-from .sessions import apply_session
+from .sessions import apply_session, validated
 from .worker import AnalysisOutcome, Worker
+
+log = logging.getLogger(__name__)
+# confirm(message, answer): ask the user whether to open a session whose image or checkpoint
+# is missing or changed (message says which); answer(True) opens it anyway, answer(False)
+# changes nothing
+Confirm = Callable[[str, Callable[[bool], None]], None]
+
+
+@dataclass(frozen=True)
+class _SessionOpening:
+    """A session on its way in: validated, with the device and precision it gets here (and
+    a note when they differ from the saved ones)."""
+
+    session: Session
+    confirm: Confirm | None
+    device: str
+    dtype: str
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -75,7 +97,8 @@ class LiveController:
         self.latest: dict[str, int] = {}  # the newest request id of each query kind
         self._outstanding: set[int] = set()
         self._busy = False
-        self._sessions: dict[int, tuple[Session, Image.Image | None]] = {}
+        self._sessions: dict[int, _SessionOpening] = {}
+        self._confirming = 0  # sessions waiting for the user's answer
         self.closed = False
         self._to_show: Shown | None = None
         editor.image_changed.connect(self._on_image_changed)
@@ -138,35 +161,75 @@ class LiveController:
     def cancel_sweep(self) -> bool:
         return self.lane.cancel("sweep")
 
-    def open_session(self, session: Session, source: Image.Image | None) -> None:
-        """Apply a session: its model first (when another), then the rest; a model that
-        fails to load leaves everything as it was."""
-        editor = self.editor
-        heads = {"heads": None, "decoder_heads": None, **session.heads}
-        same = (
-            editor.model is not None
-            and session.checkpoint_path == editor.model["path"]
-            and heads == editor.head_overrides
-            and session.input_norm == editor.input_norm
-        )
-        if session.checkpoint_path and not same:
-            rid = self.open_model(
-                session.checkpoint_path,
-                session.device,
-                session.dtype,
-                heads["heads"],
-                heads["decoder_heads"],
-                session.input_norm,
-            )
-            self._sessions[rid] = (session, source)
+    def open_session(self, session: Session, confirm: Confirm | None = None) -> int:
+        """Open a session whole or not at all. It is validated here (MAEError naming the
+        field; nothing changes); on the lane its image and checkpoint are checked (regular
+        files) and hashed; a missing or changed one asks `confirm` (None: refused); then the
+        lane reads the image, loads the model and checks the session against it, and only
+        then is it applied. A device this machine lacks falls back to the best present
+        (said in a notice)."""
+        session = validated(session)
+        device, dtype, note = session_device(session.device, session.dtype)
+        rid = self._submit(CheckSession(session=session))
+        self._sessions[rid] = _SessionOpening(session, confirm, device, dtype, note)
+        return rid
+
+    def _files_checked(self, opening: _SessionOpening, check: FilesCheck) -> None:
+        if not check.problems:
+            self._open_checked(opening, check)
             return
-        for warning in apply_session(editor, session, source):
-            self.notice.emit(warning)
+        message = " ".join(check.problems)
+        if opening.confirm is None:
+            self.error.emit(f"cannot open the session: {message}")
+            return
+        self._confirming += 1
+        answered: list[bool] = []
+
+        def answer(yes: bool) -> None:
+            if answered:
+                return
+            answered.append(yes)
+            self._confirming -= 1
+            if yes and not self.closed:
+                self._open_checked(opening, check)
+            self._update_busy()
+
+        opening.confirm(message, answer)
+
+    def _open_checked(self, opening: _SessionOpening, check: FilesCheck) -> None:
+        request = OpenSession(
+            session=opening.session,
+            device=opening.device,
+            dtype=opening.dtype,
+            use_image=not check.image_missing,
+            use_checkpoint=not check.checkpoint_missing,
+            checkpoint_sha256=check.checkpoint_sha256,
+        )
+        self._sessions[self._submit(request)] = opening
+
+    def _session_opened(
+        self, opening: _SessionOpening, request: OpenSession, opened: SessionOpened
+    ) -> None:
+        session = opening.session
+        info = opened.loaded.info if opened.loaded is not None else None
+        heads = {"heads": None, "decoder_heads": None, **session.heads}
+        try:
+            apply_session(self.editor, session, opened.source, info, request.device, heads)
+        except MAEError as exc:
+            self.error.emit(f"cannot open the session: {exc}")
+            return
+        except Exception as exc:  # a bug: said in one line, logged whole
+            log.error("applying a session failed:\n%s", traceback.format_exc())
+            self.error.emit(f"internal error: {type(exc).__name__}: {exc}")
+            return
+        if opening.note and request.use_checkpoint and session.checkpoint_path:
+            self.notice.emit(opening.note)
 
     @property
     def busy(self) -> bool:
-        """Something asked of the worker has not come back yet."""
-        return bool(self._outstanding)
+        """Something asked of the worker has not come back yet (or a session waits for the
+        user's answer)."""
+        return bool(self._outstanding) or self._confirming > 0
 
     def waiting(self, kind: str) -> bool:
         """The newest request of a query kind ('analyse', 'sweep') has not come back yet."""
@@ -227,7 +290,9 @@ class LiveController:
     def _on_command(self, r: Result) -> None:
         pending = self._sessions.pop(r.id, None)
         if r.status == ERROR:
-            self.error.emit(r.message)
+            self.error.emit(
+                r.message if pending is None else f"cannot open the session: {r.message}"
+            )
             return
         payload = r.payload
         if isinstance(payload, ModelLoaded):
@@ -237,12 +302,13 @@ class LiveController:
             if isinstance(request, OpenModel | SetHeads):
                 overrides = {"heads": request.heads, "decoder_heads": request.decoder_heads}
             self.editor.set_model(payload.info, device, overrides)
-            if pending is not None:
-                session, source = pending
-                for warning in apply_session(self.editor, session, source):
-                    self.notice.emit(warning)
         elif isinstance(payload, CompareChanged):
             self.editor.set_compare(payload.info)
+        elif isinstance(payload, FilesCheck) and pending is not None:
+            self._files_checked(pending, payload)
+        elif isinstance(payload, SessionOpened) and pending is not None:
+            assert isinstance(r.request, OpenSession)
+            self._session_opened(pending, r.request, payload)
 
     def _on_analysis(self, r: Result) -> None:
         request = r.request

@@ -4,8 +4,8 @@ Requests are built on the GUI thread from a snapshot of the editor state (arrays
 and made read-only) and executed on the worker by `core.worker.Worker`. Two kinds of work:
 
 - commands (`command = True`): open a checkpoint, move it, set its head counts or its input
-  normalisation, open or close a comparison model. They run in the order given and are
-  never dropped;
+  normalisation, open or close a comparison model, check and open a session. They run in
+  the order given and are never dropped;
 - queries: analyse, sweep. Only the newest pending query of each `kind` runs; a long query
   (`long = True`) runs one forward pass at a time, yielding to commands and newer analyses.
 """
@@ -104,6 +104,33 @@ class CloseCompare(Request):
     command: ClassVar[bool] = True
 
 
+@dataclass(frozen=True, eq=False)
+class CheckSession(Request):
+    """Look at a session's image and checkpoint: regular files only (a device or a pipe is
+    refused unopened), sha256 against the saved ones. Changes nothing; gives FilesCheck."""
+
+    kind: ClassVar[str] = "session"
+    command: ClassVar[bool] = True
+    session: Any = None  # session_file.Session, validated
+
+
+@dataclass(frozen=True, eq=False)
+class OpenSession(Request):
+    """Read a session's image and load its checkpoint (unless it is the model already
+    open), check the session against that model, and only then make it the main model.
+    use_image / use_checkpoint False: the user chose to open it without a missing file."""
+
+    kind: ClassVar[str] = "model"
+    command: ClassVar[bool] = True
+    changes_model: ClassVar[bool] = True
+    session: Any = None  # session_file.Session, validated
+    device: str = "auto"
+    dtype: str = "fp32"
+    use_image: bool = True
+    use_checkpoint: bool = True
+    checkpoint_sha256: str | None = None  # when CheckSession hashed it
+
+
 # -- queries -------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class ImageQuery(Request):
@@ -185,6 +212,17 @@ class ModelLoaded:
 
     info: dict[str, Any]
     generation: int
+
+
+@dataclass(frozen=True)
+class SessionOpened:
+    """Payload of OpenSession: the new main model (None: the open one stays), the image read
+    (None: the one on screen stays) and the grid of the model the session now has (None
+    without a model)."""
+
+    loaded: ModelLoaded | None
+    source: Any  # PIL.Image.Image | None
+    grid: tuple[int, int] | None
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ..engine.device import dtype_name
 from ..engine.errors import MAEError
 from ..engine.reconstruction import Reconstruction
-from ..engine.session import Analysis, ModelSession
 from ..engine.sweep import SWEEP_RATIOS, sweep_steps
-from ..session_file import file_sha256
+from ..session_file import check_files, file_sha256
 from .requests import (
     Analyse,
+    CheckSession,
     CloseCompare,
     CompareChanged,
     ModelLoaded,
     MoveModel,
     OpenCompare,
     OpenModel,
+    OpenSession,
     Request,
+    SessionOpened,
     SetHeads,
     SetInputNorm,
     Sweep,
 )
+from .sessions import check_against_model, check_checkpoint, read_source
+
+# torch and the model are imported on the lane's thread, inside the methods that need them
+# (the first is `start`): the window never waits for them
+if TYPE_CHECKING:
+    from ..engine.session import Analysis, ModelSession
 
 
 class Skip(Exception):
@@ -90,12 +95,16 @@ class Worker:
             SetInputNorm: self._set_input_norm,
             OpenCompare: self._open_compare,
             CloseCompare: self._close_compare,
+            CheckSession: lambda r: check_files(r.session, self._between_blocks),
+            OpenSession: self._open_session,
             Analyse: self._analyse,
             Sweep: self._sweep,
         }
 
     def start(self) -> None:
         """On the worker thread, before the first request."""
+        import torch
+
         self.threads = self.threads or torch.get_num_threads()
         self.fit_threads(gui_busy=False)
 
@@ -104,6 +113,8 @@ class Worker:
         one while the user paints, and for fast models (their passes gain little from
         more threads, and threads that spin between small operations take the GUI's
         core). Takes effect from the next parallel region, so also mid-pass."""
+        import torch
+
         assert self.threads is not None
         heavy = self._pass_ms >= HEAVY_PASS_MS
         n = self.threads if heavy and not gui_busy else busy_threads(self.threads)
@@ -142,13 +153,69 @@ class Worker:
         info = {**self.session.info(), "sha256": self._sha256, "generation": self.generation}
         return ModelLoaded(info, self.generation)
 
+    def _load(self, path: str | Path, device: str, dtype: str, **overrides: Any) -> ModelSession:
+        """Open a checkpoint as the worker runs it. Precision 'auto' is measured once the
+        model pauses between its blocks, so that closing the window stops the measuring."""
+        from ..engine.session import ModelSession
+
+        auto = dtype.lower() == "auto"
+        session = self._own(ModelSession.open(path, device, "fp32" if auto else dtype, **overrides))
+        if auto:
+            session.to(session.device, "auto")
+        return session
+
+    @staticmethod
+    def _dtype_choice(session: ModelSession) -> str:
+        """The precision as the user chose it: 'auto' when auto chose it, else its name."""
+        from ..engine.device import dtype_name
+
+        return "auto" if session.auto is not None else dtype_name(session.dtype)
+
     def _open_model(self, r: OpenModel) -> ModelLoaded:
         overrides = {"heads": r.heads, "decoder_heads": r.decoder_heads, "input_norm": r.input_norm}
-        session = self._own(ModelSession.open(r.path, r.device, r.dtype, **overrides))
+        session = self._load(r.path, r.device, r.dtype, **overrides)
         # hashed here, on the worker, so that saving a session never stalls the window
         self._sha256 = file_sha256(r.path)
         self.session, self._overrides = session, overrides
         return self._loaded()
+
+    def _open_session(self, r: OpenSession) -> SessionOpened:
+        """The session's image and model, checked against each other before the model
+        replaces the current one (a refusal leaves the worker as it was)."""
+        s = r.session
+        source = read_source(s) if r.use_image and s.image_path else None
+        overrides = {"heads": None, "decoder_heads": None, **s.heads, "input_norm": s.input_norm}
+        new, old = None, self.session
+        if r.use_checkpoint and s.checkpoint_path and not self._is_open(r, overrides):
+            check_checkpoint(s.checkpoint_path)  # a regular file, or a folder of them
+            new = self._load(s.checkpoint_path, r.device, r.dtype, **overrides)
+        model = new or old
+        if model is not None:
+            check_against_model(s, model.config.grid_size, model.config)
+        loaded = None
+        if new is not None:
+            self._sha256 = r.checkpoint_sha256 or file_sha256(s.checkpoint_path)
+            self.session, self._overrides = new, overrides
+            loaded = self._loaded()
+        return SessionOpened(loaded, source, model.config.grid_size if model else None)
+
+    def _is_open(self, r: OpenSession, overrides: dict[str, Any]) -> bool:
+        """The session's checkpoint is the main model already, as the session wants it."""
+        from ..engine.device import dtype_name, resolve_device
+
+        s, cur = r.session, self.session
+        if cur is None or overrides != self._overrides:
+            return False
+        try:
+            same_device = cur.device == resolve_device(r.device)
+        except MAEError:
+            return False
+        return (
+            Path(s.checkpoint_path) == Path(cur.checkpoint.path)
+            and same_device
+            and r.dtype in (dtype_name(cur.dtype), self._dtype_choice(cur))
+            and r.checkpoint_sha256 in (None, self._sha256)
+        )
 
     def _require(self) -> ModelSession:
         if self.session is None:
@@ -157,7 +224,7 @@ class Worker:
 
     def _move_model(self, r: MoveModel) -> ModelLoaded:
         session = self._require()
-        session.to(r.device or str(session.device), r.dtype or dtype_name(session.dtype))
+        session.to(r.device or str(session.device), r.dtype or self._dtype_choice(session))
         return self._loaded()
 
     def _set_heads(self, r: SetHeads) -> ModelLoaded:
@@ -171,15 +238,15 @@ class Worker:
         others kept); the current model stays when that fails."""
         old = self._require()
         overrides = {**self._overrides, **changes}
-        self.session = self._own(
-            ModelSession.open(
-                old.checkpoint.path, str(old.device), dtype_name(old.dtype), **overrides
-            )
+        self.session = self._load(
+            old.checkpoint.path, str(old.device), self._dtype_choice(old), **overrides
         )
         self._overrides = overrides
         return self._loaded()
 
     def _open_compare(self, r: OpenCompare) -> CompareChanged:
+        from ..engine.session import ModelSession
+
         other = self._own(ModelSession.open(r.path, "auto", "fp32"))
         main = self.session
         name = Path(r.path).name

@@ -19,10 +19,12 @@ import torch
 
 from .config import MAEConfig, parse_input_norm
 from .errors import MAEError
+from .files import regular_file, regular_folder
 from .formats import huggingface, official, ours, paperweekly, vitpytorch
 from .formats.common import Source, preview, read_weights
 from .formats.ours import FORMAT_VERSION, METADATA_KEY, save_checkpoint
 from .model import MAEModel
+from .validate import check_tensors, own_fields, validate_config
 
 FORMATS = {
     "official": "official facebookresearch/mae .pth ({'model': state_dict}, bare, training "
@@ -85,6 +87,8 @@ class Checkpoint:
     assumed_heads: dict[str, int] = field(default_factory=dict)
     norm_source: str = ""
     input_norm: str | None = None
+    # how the source names the architecture's fields, for messages ('config.json hidden_size')
+    fields: dict[str, str] = field(default_factory=dict, repr=False)
 
     def sha256(self) -> str:
         """sha256 of the weight file(s), hex; several files are hashed in name order."""
@@ -126,11 +130,17 @@ def load_checkpoint(
     PaperWeekly and vit-pytorch files). input_norm ('none', 'imagenet' or 'MEAN:STD', see
     `config.parse_input_norm`) replaces the normalisation of [0, 1] input pixels; None keeps
     the checkpoint's. Raises MAEError for unreadable files, unknown layouts, missing or
-    unexpected tensors and a malformed input_norm.
+    unexpected tensors, an architecture out of range or at odds with the tensors, weights
+    that are not finite, and a malformed input_norm. Only ordinary files (and folders of
+    them) are opened: a pipe or a device is refused before it is read.
     """
     path = Path(path)
     if not path.exists():
         raise MAEError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        regular_folder(path, "checkpoint folder")
+    else:
+        regular_file(path, "checkpoint")
     ckpt = _load(path, heads, decoder_heads)
     if input_norm is not None:
         try:
@@ -139,10 +149,30 @@ def load_checkpoint(
             raise MAEError(str(exc)) from exc
         ckpt.config = ckpt.config.replace(mean=mean, std=std)
         ckpt.norm_source, ckpt.input_norm = USER_NORM_SOURCE, input_norm
+        ckpt.fields = dict(ckpt.fields, mean="--input-norm mean", std="--input-norm std")
+    # what build_model checks again: the architecture, then the tensors against it
+    validate_config(ckpt.config, path.name, ckpt.fields)
+    check_tensors(ckpt.config, ckpt.state_dict, path.name, ckpt.fields)
     return ckpt
 
 
 def _load(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoint:
+    try:
+        return _convert(path, heads, decoder_heads)
+    except (ValueError, IndexError, KeyError, TypeError, RuntimeError, ZeroDivisionError) as exc:
+        # a layout that looked right but whose tensors do not fit together
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MAEError(f"{path.name}: the tensors do not fit together ({reason})") from exc
+
+
+def _user_heads(fields: dict[str, str], heads: int | None, decoder_heads: int | None) -> None:
+    if heads is not None:
+        fields.setdefault("num_heads", "--heads")
+    if decoder_heads is not None:
+        fields.setdefault("decoder_num_heads", "--decoder-heads")
+
+
+def _convert(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoint:
     notes: list[str] = []
     name = path.name
     if path.is_dir():
@@ -160,14 +190,21 @@ def _load(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoin
             norm_source="preprocessor_config.json"
             if pre is not None
             else "assumed: ImageNet (no preprocessor_config.json)",
+            fields=huggingface.config_fields(config, pre),
         )
     tensors, meta, args = read_weights(path)
     if METADATA_KEY in meta:
         try:
             own = json.loads(meta[METADATA_KEY])
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise MAEError(f"{name}: the MAE Desktop metadata is not valid JSON") from exc
+        if not isinstance(own, dict):
+            raise MAEError(
+                f"{name}: the MAE Desktop metadata is a JSON {type(own).__name__}, "
+                "not an object; the file is damaged"
+            )
         cfg, sd = ours.convert(tensors, own, name)
+        provenance = own.get("provenance", {})
         return Checkpoint(
             cfg,
             sd,
@@ -176,8 +213,9 @@ def _load(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoin
             [path],
             "metadata",
             notes,
-            own.get("provenance", {}),
+            provenance if isinstance(provenance, dict) else {},
             norm_source=_NORM_SOURCES["mae-desktop"],
+            fields=own_fields(),
         )
     fmt = _detect(set(tensors))
     src = Source(tensors, name)
@@ -203,41 +241,58 @@ def _load(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoin
             if isinstance(v, str | int | float | bool | type(None))
         }
     norm_source = _NORM_SOURCES.get(fmt, "assumed: ImageNet (no preprocessor_config.json)")
+    fields: dict[str, str] = {}
+    _user_heads(fields, heads, decoder_heads)
+    if fmt == "official" and args is not None and hasattr(args, "norm_pix_loss"):
+        fields["norm_pix_loss"] = "args.norm_pix_loss"
     return Checkpoint(
-        cfg, sd, fmt, path, [path], source, notes, metadata, assumed, norm_source=norm_source
+        cfg,
+        sd,
+        fmt,
+        path,
+        [path],
+        source,
+        notes,
+        metadata,
+        assumed,
+        norm_source=norm_source,
+        fields=fields,
     )
 
 
 def build_model(ckpt: Checkpoint) -> MAEModel:
     """Instantiate MAEModel for a checkpoint and load its tensors, strictly.
 
-    Raises MAEError listing missing, unexpected or mis-shaped tensors.
+    The architecture is range-checked and every tensor's name and shape compared with what
+    it needs (computed on the meta device) before any model memory is allocated; raises
+    MAEError naming the field, or listing missing, unexpected or mis-shaped tensors.
     """
+    name = ckpt.path.name
+    validate_config(ckpt.config, name, ckpt.fields)
+    check_tensors(ckpt.config, ckpt.state_dict, name, ckpt.fields)
     try:
-        model = MAEModel(ckpt.config)
+        with torch.device("meta"):
+            model = MAEModel(ckpt.config)
     except ValueError as exc:
-        raise MAEError(f"{ckpt.path.name}: inconsistent architecture: {exc}") from exc
-    expected = model.state_dict()
-    sd = ckpt.state_dict
-    missing = [k for k in expected if k not in sd]
-    unexpected = [k for k in sd if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing tensors: {preview(missing)}")
-        if unexpected:
-            parts.append(f"unexpected tensors: {preview(unexpected)}")
-        raise MAEError(f"{ckpt.path.name}: " + "; ".join(parts))
-    wrong = [
-        f"{k} {tuple(sd[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in expected.items()
-        if tuple(sd[k].shape) != tuple(v.shape)
-    ]
-    if wrong:
-        raise MAEError(f"{ckpt.path.name}: tensors with the wrong shape: {preview(wrong, 4)}")
-    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
+        raise MAEError(f"{name}: inconsistent architecture: {exc}") from exc
+    loaded = set(model.state_dict())
+    tensors = {k: _own_float(v) for k, v in ckpt.state_dict.items()}
+    if all(key in loaded for key, _ in model.named_buffers()):
+        # the meta model takes the tensors themselves (no empty allocation to fill: to_empty
+        # would also import sympy, a third of a second at every model open)
+        model.load_state_dict(tensors, strict=True, assign=True)
+    else:  # buffers the state dict does not fill: build them the ordinary way
+        model = MAEModel(ckpt.config)
+        model.load_state_dict(tensors, strict=True)
     model.eval()
     return model
+
+
+def _own_float(t: torch.Tensor) -> torch.Tensor:
+    """t as float32 in memory of its own (never shared with the checkpoint's tensors, which
+    a session keeps to restore fp32 weights after a precision change)."""
+    out = t.float()
+    return out.clone() if out.data_ptr() == t.data_ptr() else out
 
 
 __all__ = [

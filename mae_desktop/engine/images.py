@@ -7,13 +7,17 @@ same photo gives the same input tensor as the reference code.
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MAEError
+from .files import regular_file
 
 RESIZE_POLICIES = ("stretch", "center-crop", "pad")
 
@@ -48,36 +52,59 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def read_image(path: str | Path) -> Image.Image:
-    """Open any image Pillow reads, apply its EXIF orientation, return 8-bit RGB.
-
-    Raises MAEError for missing, non-image, truncated and oversized (decompression bomb) files.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise MAEError(f"image not found: {path}")
-    if path.is_dir():
-        raise MAEError(f"expected an image file, got a folder: {path}")
+@contextmanager
+def open_image(path: Path, what: str = "image") -> Iterator[Image.Image]:
+    """Pillow's Image.open on an ordinary file, refusing decompression bombs (more than
+    MAX_PIXELS pixels) before the pixels are decoded; the image is loaded. Every way a
+    damaged or hostile file can fail, Pillow's plugins raise many kinds of exception, is an
+    MAEError naming the file. `what` names the file in messages ('image', 'mask')."""
+    path = regular_file(path, what)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise MAEError(
-                        f"{path.name} is {im.width}x{im.height} pixels, more than the "
+                        f"{what} {path.name} is {im.width}x{im.height} pixels, more than the "
                         f"{MAX_PIXELS:,} allowed (a possible decompression bomb)"
                     )
+                if im.width < 1 or im.height < 1:
+                    raise MAEError(f"{what} {path.name} has no pixels ({im.width}x{im.height})")
                 im.load()
-                img = ImageOps.exif_transpose(im)
-                return to_rgb(img)
+                yield im
     except MAEError:
         raise
     except UnidentifiedImageError as exc:
-        raise MAEError(f"{path.name} is not an image Pillow can read") from exc
+        raise MAEError(f"cannot read {what} {path.name}: not an image Pillow can read") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MAEError(f"{path.name} is too large to open safely: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise MAEError(f"cannot read image {path.name}: {exc}") from exc
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found.group(1)):,} pixels, " if found else ""
+        raise MAEError(
+            f"{what} {path.name} is too large to open safely: {size}more than the "
+            f"{MAX_PIXELS:,} allowed (a possible decompression bomb)"
+        ) from exc
+    except MemoryError as exc:
+        raise MAEError(f"{what} {path.name} needs more memory than there is to decode") from exc
+    except Exception as exc:  # Pillow's decoders raise many kinds on bad files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MAEError(f"cannot read {what} {path.name}: {reason}") from exc
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open any image Pillow reads, apply its EXIF orientation, return 8-bit RGB.
+
+    Raises MAEError for missing, non-image, truncated and oversized (decompression bomb)
+    files, and for anything that is not an ordinary file (a pipe, a device).
+    """
+    path = Path(path)
+    with open_image(path) as im:
+        try:
+            img = ImageOps.exif_transpose(im)
+            return to_rgb(img)
+        except MemoryError as exc:
+            raise MAEError(f"image {path.name} needs more memory than there is") from exc
+        except Exception as exc:  # a damaged EXIF block or palette
+            raise MAEError(f"cannot read image {path.name}: {exc}") from exc
 
 
 def fit_image(

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import MAEError
+from .files import regular_file
 from .patches import upsample_grid
 
 Grid = tuple[int, int]
@@ -205,6 +206,8 @@ def _reduce_to_grid(values: np.ndarray, grid: Grid, what: str) -> np.ndarray:
     """(H, W) 0/1 values -> (grid) bool by majority per patch, if H, W are multiples of grid."""
     h, w = values.shape
     gh, gw = grid
+    if h < 1 or w < 1:
+        raise MAEError(f"{what} is empty ({w}x{h}); expected the patch grid ({gw}x{gh})")
     if (h, w) == (gh, gw):
         return values > 0.5
     if h % gh or w % gw or h // gh != w // gw:
@@ -234,11 +237,12 @@ def _image_mask_pixels(path: Path) -> np.ndarray:
     an array saved as is), the brighter one masked. Anything else raises MAEError naming the
     file.
     """
+    from .images import open_image
+
     name = path.name
     scale = 1  # 8-bit levels
     try:
-        with Image.open(path) as im:
-            im.load()
+        with open_image(path, "mask") as im:
             mode = im.mode
             if mode == "1":
                 return np.asarray(im, dtype=bool).copy()
@@ -281,6 +285,56 @@ def _image_mask_pixels(path: Path) -> np.ndarray:
     )
 
 
+# The largest mask file read: each side at most this many cells or pixels, and no more
+# values than an image may have pixels (images.MAX_PIXELS)
+MAX_MASK_SIDE = 16384
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A 2-D bool or numeric array from a .npy file. The header is read and checked (shape,
+    type, that the file holds the data) before any data is, so a header that claims
+    10^5 x 10^5 values is refused instead of allocated."""
+    from .images import MAX_PIXELS
+
+    name = path.name
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            data_at = fh.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MAEError(f"cannot read mask {name}: not a plain .npy array ({reason})") from exc
+    if dtype.hasobject or not (dtype.kind == "b" or np.issubdtype(dtype, np.number)):
+        raise MAEError(
+            f"cannot read mask {name}: not a plain .npy array (it holds {dtype} values); "
+            "expected a 2-D bool array (True = masked)"
+        )
+    if len(shape) != 2:
+        raise MAEError(
+            f"mask {name} holds a {dtype} array of shape {shape}; "
+            "expected a 2-D bool array (True = masked)"
+        )
+    h, w = shape
+    if h < 1 or w < 1:
+        raise MAEError(f"mask {name} is empty ({w}x{h}); a mask has one value per patch or pixel")
+    if max(h, w) > MAX_MASK_SIDE or h * w > MAX_PIXELS:
+        raise MAEError(
+            f"mask {name} claims {w}x{h} values, more than any mask can need (at most "
+            f"{MAX_MASK_SIDE} a side and {MAX_PIXELS:,} in all)"
+        )
+    if path.stat().st_size < data_at + h * w * dtype.itemsize:
+        raise MAEError(f"cannot read mask {name}: the file is shorter than its header says")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
+        raise MAEError(f"cannot read mask {name}: not a plain .npy array ({exc})") from exc
+    return arr
+
+
 def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
     """Read a .npy or .png mask for the given grid; returns bool (grid), True = masked.
 
@@ -289,20 +343,10 @@ def load_mask(path: str | Path, grid: Grid) -> np.ndarray:
     masks are taken as they are; image-sized ones (a whole number of pixels per patch) are
     reduced by majority vote per patch.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MAEError(f"mask file not found: {path}")
+    path = regular_file(path, "mask file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise MAEError(f"cannot read mask {path.name}: not a plain .npy array ({exc})") from exc
-        if arr.ndim != 2 or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
-            raise MAEError(
-                f"mask {path.name} holds a {arr.dtype} array of shape {arr.shape}; "
-                "expected a 2-D bool array (True = masked)"
-            )
+        arr = _read_npy(path)
         if arr.dtype != bool:
             bad = arr[~np.isin(arr, (0, 1))]
             if bad.size:

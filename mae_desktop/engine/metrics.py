@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -13,6 +14,24 @@ from .reconstruction import Reconstruction
 def finite_or_none(x: float | None) -> float | None:
     """x, or None for None/NaN/inf (JSON has no NaN)."""
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+def json_ready(value: Any) -> Any:
+    """value with every NaN or infinite float (also inside dicts, lists and tuples) replaced
+    by None, so that it can be written as strict JSON."""
+    if isinstance(value, float):
+        return finite_or_none(value)
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def strict_json(value: Any, **kw: Any) -> str:
+    """json.dumps that never writes NaN or Infinity (which JSON does not have): undefined
+    numbers become null."""
+    return json.dumps(json_ready(value), allow_nan=False, **kw)
 
 
 def reconstruction_metrics(rec: Reconstruction, mask: np.ndarray) -> dict[str, Any]:
@@ -29,7 +48,7 @@ def reconstruction_metrics(rec: Reconstruction, mask: np.ndarray) -> dict[str, A
         "masked_psnr_db": finite_or_none(rec.masked_psnr),
         "masked_patches": int(mask.sum()),
         "num_patches": int(mask.size),
-        "mask_ratio": float(mask.mean()),
+        "mask_ratio": finite_or_none(float(mask.mean())) if mask.size else None,
         "norm_pix_mode": rec.mode,
         "norm_pix_mode_label": rec.mode_label,
         "uses_ground_truth": rec.uses_ground_truth,

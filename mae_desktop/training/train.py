@@ -8,10 +8,12 @@ CUDA. Every random draw is keyed on (seed, step), so `--resume` continues bit fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import platform
+import re
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -23,7 +25,9 @@ from tqdm import tqdm
 from ..engine.checkpoints import save_checkpoint
 from ..engine.config import MAEConfig
 from ..engine.errors import MAEError
+from ..engine.files import regular_file, writable_folder
 from ..engine.images import load_image
+from ..engine.metrics import strict_json
 from ..engine.model import MAEModel, init_weights
 from ..engine.patches import patchify_batch
 from .data import CropSampler, decode_all, list_images, split
@@ -144,6 +148,103 @@ def param_groups(model: MAEModel, weight_decay: float) -> list[dict]:
     ]
 
 
+def check_options(opts: TrainOptions) -> None:
+    """Refuse options no run can use (MAEError naming the option and its value): steps,
+    minutes and warm-up below zero, a learning rate, batch size or evaluation interval that
+    is not positive, a mask ratio outside (0, 1), a seed outside 0..2**32 - 1."""
+
+    def bad(option: str, value: object, expected: str) -> MAEError:
+        return MAEError(f"training option {option} is {value!r}: {expected}")
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def number(v: object) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    for option, lo in (
+        ("steps", 0),
+        ("warmup", 0),
+        ("threads", 0),
+        ("batch_size", 1),
+        ("eval_every", 1),
+        ("val_masks", 1),
+        ("max_side", 1),
+    ):
+        v = getattr(opts, option)
+        if not whole(v) or v < lo:
+            raise bad(option, v, f"expected a whole number of at least {lo}")
+    if not whole(opts.seed) or not 0 <= opts.seed < 2**32:
+        raise bad("seed", opts.seed, "expected a whole number from 0 to 4294967295")
+    if not number(opts.minutes) or opts.minutes < 0:
+        raise bad("minutes", opts.minutes, "expected a number of minutes above 0")
+    for option in ("lr", "save_every_min"):
+        v = getattr(opts, option)
+        if not number(v) or v <= 0:
+            raise bad(option, v, "expected a number above 0")
+    if not number(opts.weight_decay) or opts.weight_decay < 0:
+        raise bad("weight_decay", opts.weight_decay, "expected a number of 0 or more")
+    if not number(opts.mask_ratio) or not 0 < opts.mask_ratio < 1:
+        raise bad("mask_ratio", opts.mask_ratio, "expected a number between 0 and 1")
+    if opts.amp not in ("auto", "bf16", "off"):
+        raise bad("amp", opts.amp, "expected auto, bf16 or off")
+
+
+_STATE_KEYS = {
+    "model": dict,
+    "optimizer": dict,
+    "step": int,
+    "total_steps": int,
+    "best_psnr": float,
+    "wall_seconds": float,
+    "options": dict,
+    "history": str,
+    "torch_rng": torch.Tensor,
+}
+
+
+def read_state(path: str | Path) -> dict:
+    """A train_state.pt written by `mae-desktop train`, loaded weights-only. Anything else
+    (a pickle that needs code, another program's checkpoint, a damaged file) is an MAEError
+    that says so in one line."""
+    path = regular_file(path, "training state")
+    not_ours = (
+        f"{path.name} is not a training state MAE Desktop wrote (expected the "
+        "train_state.pt of a 'mae-desktop train' run)"
+    )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise MAEError(not_ours) from None
+    except Exception as exc:  # torch raises many kinds for foreign files
+        if re.search(r"[Uu]nsupported (?:global: )?GLOBAL", str(exc)):
+            raise MAEError(
+                f"{not_ours}; it needs Python objects beyond tensors, which are never loaded"
+            ) from None
+        raise MAEError(not_ours) from exc
+    if not isinstance(state, dict):
+        raise MAEError(f"{not_ours}; it holds a {type(state).__name__}")
+    missing = [k for k in _STATE_KEYS if k not in state]
+    if missing:
+        raise MAEError(f"{not_ours}; it has no {', '.join(missing)}")
+    for key, kind in _STATE_KEYS.items():
+        v = state[key]
+        ok = isinstance(v, int | float) if kind is float else isinstance(v, kind)
+        if not ok or isinstance(v, bool):
+            raise MAEError(f"{not_ours}; its {key} is a {type(v).__name__}")
+    names = {f.name for f in dataclasses.fields(TrainOptions)}
+    unknown = sorted(str(k) for k in set(state["options"]) - names)
+    if unknown:
+        raise MAEError(f"{not_ours}; unknown options {', '.join(unknown)}")
+    try:
+        history = json.loads(state["history"])
+    except ValueError:
+        raise MAEError(f"{not_ours}; its history is damaged") from None
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise MAEError(f"{not_ours}; its history is damaged")
+    return state
+
+
 def _atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)
@@ -159,12 +260,16 @@ class Trainer:
         self.opts = opts
         if opts.threads:
             torch.set_num_threads(opts.threads)
+        check_options(opts)
         self.device = resolve_device(opts.device)
-        self.out = Path(opts.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.out = writable_folder(opts.out, "run folder (--out)")
+        if opts.export:
+            if Path(opts.export).is_dir():
+                raise MAEError(f"--export {opts.export} is a folder; give a file name")
+            writable_folder(Path(opts.export).parent, "folder of --export")
         state = None
         if opts.resume:
-            state = torch.load(opts.resume, map_location="cpu", weights_only=True)
+            state = read_state(opts.resume)
             saved = dict(state["options"])
             # The run's recipe comes from the checkpoint; only where/how long may change.
             for keep in (
@@ -178,7 +283,8 @@ class Trainer:
             ):
                 saved[keep] = getattr(opts, keep)
             self.opts = opts = TrainOptions(**saved)
-        if opts.preset not in PRESETS:
+            check_options(opts)
+        if not isinstance(opts.preset, str) or opts.preset not in PRESETS:
             raise MAEError(f"unknown preset {opts.preset!r}; known: {', '.join(PRESETS)}")
         self.cfg = MAEConfig(**PRESETS[opts.preset], norm_pix_loss=False)
         torch.manual_seed(opts.seed)
@@ -190,6 +296,7 @@ class Trainer:
         )
         files = list_images(opts.data)
         train_files, self.val_files = split(files)
+        self.out.mkdir(parents=True, exist_ok=True)
         self.sampler = CropSampler(
             decode_all(train_files, opts.max_side), self.cfg.image_size[0], self.device, opts.seed
         )
@@ -200,13 +307,21 @@ class Trainer:
         self.wall = 0.0
         self.history: list[dict] = []
         if state is not None:
-            self.model.load_state_dict(state["model"])
-            self.optim.load_state_dict(state["optimizer"])
+            try:
+                self.model.load_state_dict(state["model"])
+                self.optim.load_state_dict(state["optimizer"])
+                torch.set_rng_state(state["torch_rng"])
+            except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+                raise MAEError(
+                    f"{Path(opts.resume).name} does not fit the {opts.preset} model it names: "
+                    "the training state is damaged"
+                ) from exc
             self.step, self.total = int(state["step"]), int(state["total_steps"])
+            if self.step < 0 or self.total < 0:
+                raise MAEError(f"{Path(opts.resume).name}: the training state is damaged")
             self.best_psnr = float(state["best_psnr"])
             self.wall = float(state["wall_seconds"])
             self.history = json.loads(state["history"])
-            torch.set_rng_state(state["torch_rng"])
         self._stop = False
 
     # -- state -----------------------------------------------------------------------------
@@ -219,7 +334,7 @@ class Trainer:
             "best_psnr": self.best_psnr,
             "wall_seconds": self.wall,
             "options": {k: v for k, v in asdict(self.opts).items()},
-            "history": json.dumps(self.history),
+            "history": strict_json(self.history),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -288,6 +403,7 @@ class Trainer:
         last_save = time.monotonic()
         bar = tqdm(total=self.total, initial=self.step, unit="step", dynamic_ncols=True)
         n = self.cfg.num_patches
+        diverged = False
         try:
             while self.step < self.total and not self._stop:
                 t0 = time.perf_counter()
@@ -299,6 +415,13 @@ class Trainer:
                 )
                 with autocast:
                     loss = mae_loss(self.model, imgs, ids, mask)
+                if not math.isfinite(loss.item()):
+                    diverged = True
+                    raise MAEError(
+                        f"training diverged at step {self.step + 1}: the loss is "
+                        f"{loss.item()}; try a lower --lr (train_state.pt and the exported "
+                        "weights are those of the last good evaluation)"
+                    )
                 self.optim.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optim.step()
@@ -319,10 +442,11 @@ class Trainer:
         finally:
             bar.close()
             signal.signal(signal.SIGTERM, old)
-            self.save_state()
+            if not diverged:
+                self.save_state()
         if self.step and (not self.history or self.history[-1]["step"] != self.step):
             # stopped between evaluations (time limit, Ctrl+C): export what there is
-            self._evaluate_and_export(float("nan"))
+            self._evaluate_and_export(None)
         return {"step": self.step, "total": self.total, "best_psnr": self.best_psnr}
 
     def _estimate_steps(self, minutes: float) -> int:
@@ -346,19 +470,22 @@ class Trainer:
         self.optim.zero_grad(set_to_none=True)
         return max(self.opts.warmup + 1, int(minutes * 60 / per_step))
 
-    def _evaluate_and_export(self, loss: float) -> None:
+    def _evaluate_and_export(self, loss: float | None) -> None:
+        """Validate, record, export. loss None: not measured at this step (stopped between
+        evaluations)."""
         psnr = self.validate()
         self.history.append(
             {"step": self.step, "loss": loss, "val_psnr": psnr, "wall_s": round(self.wall, 1)}
         )
-        tqdm.write(f"step {self.step}: loss {loss:.4f}, validation PSNR {psnr:.2f} dB")
+        shown = "n/a" if loss is None else f"{loss:.4f}"
+        tqdm.write(f"step {self.step}: loss {shown}, validation PSNR {psnr:.2f} dB")
         self.export(self.out / "last.safetensors", psnr)
         if psnr > self.best_psnr:
             self.best_psnr = psnr
             self.export(self.out / "best.safetensors", psnr)
             if self.opts.export:
                 self.export(Path(self.opts.export), psnr)
-        (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
+        (self.out / "history.json").write_text(strict_json(self.history, indent=1))
 
 
 def use_bf16(amp: str, device: torch.device) -> bool:

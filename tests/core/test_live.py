@@ -185,7 +185,7 @@ def test_a_session_reopens_after_its_model_loads(live, hf_pair, tmp_path, photo)
     session = session_from_editor(live.editor)
     other = Live()
     try:
-        other.ctl.open_session(session, read_image(photo))
+        other.ctl.open_session(session)
         other.settle()
         e = other.editor
         assert (e.mask == live.editor.mask).all() and e.generator.seed == 9
@@ -202,7 +202,9 @@ def test_a_session_whose_model_fails_changes_nothing(live, tmp_path, photo):
     session.checkpoint_path = str(tmp_path / "junk.pth")
     session.mask = ~session.mask
     mask, image_id = live.editor.mask, live.editor.image_id
-    live.ctl.open_session(session, read_image(photo))
+    asked = []
+    live.ctl.open_session(session, lambda message, answer: answer(asked.append(message) or True))
     live.settle()
+    assert "junk.pth is not the file the session was saved with" in asked[0]
     assert live.errors and (live.editor.mask == mask).all()
     assert live.editor.image_id == image_id

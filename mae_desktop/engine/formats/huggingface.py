@@ -12,6 +12,7 @@ import torch
 
 from ..config import IMAGENET_MEAN, IMAGENET_STD, MAEConfig
 from ..errors import MAEError
+from ..files import inside, regular_file
 from .common import (
     Converted,
     Source,
@@ -75,23 +76,94 @@ def _hf_blocks(
     return depth
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    return (int(v[0]), int(v[1])) if isinstance(v, list | tuple) else (int(v), int(v))
+# MAEConfig field -> the config.json (or preprocessor_config.json) entry it comes from
+_CONFIG_NAMES = {
+    "image_size": "image_size",
+    "patch_size": "patch_size",
+    "in_chans": "num_channels",
+    "embed_dim": "hidden_size",
+    "attn_dim": "hidden_size",
+    "num_heads": "num_attention_heads",
+    "mlp_hidden": "intermediate_size",
+    "qkv_bias": "qkv_bias",
+    "decoder_qkv_bias": "qkv_bias",
+    "decoder_embed_dim": "decoder_hidden_size",
+    "decoder_attn_dim": "decoder_hidden_size",
+    "decoder_num_heads": "decoder_num_attention_heads",
+    "decoder_mlp_hidden": "decoder_intermediate_size",
+    "norm_eps": "layer_norm_eps",
+    "norm_pix_loss": "norm_pix_loss",
+    "depth": "num_hidden_layers",
+    "decoder_depth": "decoder_num_hidden_layers",
+}
 
 
-def convert(src: Source, config: dict, pre: dict | None, notes: list[str]) -> Converted:
+def config_fields(config: dict, pre: dict | None, where: str = "config.json") -> dict[str, str]:
+    """How config.json names each MAEConfig field, for messages."""
+    fields = {ours: f"{where} {theirs}" for ours, theirs in _CONFIG_NAMES.items()}
+    if pre is not None:
+        fields["mean"] = "preprocessor_config.json image_mean"
+        fields["std"] = "preprocessor_config.json image_std"
+    return fields
+
+
+def _whole(config: dict, key: str, default: Any, name: str, where: str) -> int:
+    v = config.get(key, default)
+    if type(v) is not int:
+        raise MAEError(f"{name}: {where} {key} is {v!r}: expected a whole number")
+    return v
+
+
+def _switch(config: dict, key: str, default: bool, name: str, where: str) -> bool:
+    v = config.get(key, default)
+    if not isinstance(v, bool):
+        raise MAEError(f"{name}: {where} {key} is {v!r}: expected true or false")
+    return v
+
+
+def _number(config: dict, key: str, default: float, name: str, where: str) -> float:
+    v = config.get(key, default)
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise MAEError(f"{name}: {where} {key} is {v!r}: expected a number")
+    return float(v)
+
+
+def _pair(config: dict, key: str, default: int, name: str, where: str) -> tuple[int, int]:
+    v = config.get(key, default)
+    if type(v) is int:
+        return v, v
+    if isinstance(v, list | tuple) and len(v) == 2 and all(type(x) is int for x in v):
+        return v[0], v[1]
+    raise MAEError(f"{name}: {where} {key} is {v!r}: expected a whole number or [height, width]")
+
+
+def _triple(pre: dict, key: str, default: tuple, name: str) -> tuple[float, float, float]:
+    v = pre.get(key, default)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        v = [v] * 3
+    if not isinstance(v, list | tuple) or len(v) != 3:
+        raise MAEError(f"{name}: preprocessor_config.json {key} is {v!r}: expected three numbers")
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v):
+        raise MAEError(f"{name}: preprocessor_config.json {key} is {v!r}: expected three numbers")
+    return tuple(float(x) for x in v)
+
+
+def convert(
+    src: Source, config: dict, pre: dict | None, notes: list[str], where: str = "config.json"
+) -> Converted:
     """HF tensors with their config.json (and preprocessor_config.json, for mean/std) ->
-    (MAEConfig, MAEModel tensors, target source)."""
+    (MAEConfig, MAEModel tensors, target source). `where` names the config in messages."""
+    name = src.name
     prefix = "vit." if any(k.startswith("vit.") for k in src.tensors) else ""
     e = prefix + "embeddings."
-    conv = src.get(e + "patch_embeddings.projection.weight")
+    conv = src.get(e + "patch_embeddings.projection.weight", ndim=4)
     out: dict[str, torch.Tensor] = {
         "patch_embed.weight": conv_to_linear(conv),
         "patch_embed.bias": src.get(e + "patch_embeddings.projection.bias"),
         "cls_token": src.get(e + "cls_token"),
-        "pos_embed": src.get(e + "position_embeddings"),
+        "pos_embed": src.get(e + "position_embeddings", ndim=3),
     }
-    qkv_bias = bool(config.get("qkv_bias", True))
+    qkv_bias = _switch(config, "qkv_bias", True, name, where)
     depth = _hf_blocks(
         src, (prefix + "encoder.layer.{i}.", prefix + "layers.{i}."), "blocks.", qkv_bias, out
     )
@@ -122,50 +194,58 @@ def convert(src: Source, config: dict, pre: dict | None, notes: list[str]) -> Co
             out,
         )
     act = config.get("hidden_act", "gelu")
-    if act not in _HF_ACTIVATIONS:
+    if not isinstance(act, str) or act not in _HF_ACTIVATIONS:
         raise MAEError(
             f"{src.name}: activation {act!r} is not supported (known: {', '.join(_HF_ACTIVATIONS)})"
         )
-    image_size = _pair(config.get("image_size", 224))
-    patch = _pair(config.get("patch_size", 16))
+    image_size = _pair(config, "image_size", 224, name, where)
+    patch = _pair(config, "patch_size", 16, name, where)
     if patch[0] != patch[1]:
         raise MAEError(f"{src.name}: non-square patches {patch} are not supported")
-    hidden = int(config.get("hidden_size", conv.shape[0]))
-    dhidden = int(config.get("decoder_hidden_size", 512))
+    hidden = _whole(config, "hidden_size", int(conv.shape[0]), name, where)
+    dhidden = _whole(config, "decoder_hidden_size", 512, name, where)
+    for key, found in (
+        ("num_hidden_layers", depth),
+        ("decoder_num_hidden_layers", ddepth if has_decoder else None),
+    ):
+        if key in config and found is not None:
+            declared = _whole(config, key, 0, name, where)
+            if declared != found:
+                raise MAEError(f"{name}: {where} {key} is {declared}; the tensors hold {found}")
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     if pre is None:
         notes.append("no preprocessor_config.json: ImageNet mean/std assumed")
-    elif not pre.get("do_normalize", True):
+    elif not _switch(pre, "do_normalize", True, name, "preprocessor_config.json"):
         mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
     else:
-        mean = tuple(float(x) for x in pre.get("image_mean", IMAGENET_MEAN))
-        std = tuple(float(x) for x in pre.get("image_std", IMAGENET_STD))
+        mean = _triple(pre, "image_mean", IMAGENET_MEAN, name)
+        std = _triple(pre, "image_std", IMAGENET_STD, name)
     cfg = MAEConfig(
         image_size=image_size,
         patch_size=patch[0],
-        in_chans=int(config.get("num_channels", 3)),
+        in_chans=_whole(config, "num_channels", 3, name, where),
         embed_dim=hidden,
         depth=depth,
-        num_heads=int(config.get("num_attention_heads", 12)),
+        num_heads=_whole(config, "num_attention_heads", 12, name, where),
         attn_dim=hidden,
-        mlp_hidden=int(config.get("intermediate_size", 4 * hidden)),
+        mlp_hidden=_whole(config, "intermediate_size", 4 * hidden, name, where),
         qkv_bias=qkv_bias,
         encoder_norm=encoder_norm,
         has_decoder=has_decoder,
         decoder_embed_dim=dhidden,
         decoder_depth=ddepth,
-        decoder_num_heads=int(config.get("decoder_num_attention_heads", 16)),
+        decoder_num_heads=_whole(config, "decoder_num_attention_heads", 16, name, where),
         decoder_attn_dim=dhidden,
-        decoder_mlp_hidden=int(config.get("decoder_intermediate_size", 4 * dhidden)),
+        decoder_mlp_hidden=_whole(config, "decoder_intermediate_size", 4 * dhidden, name, where),
         decoder_qkv_bias=qkv_bias,
         decoder_norm=has_decoder,
-        norm_eps=float(config.get("layer_norm_eps", 1e-12)),
+        norm_eps=_number(config, "layer_norm_eps", 1e-12, name, where),
         activation=_HF_ACTIVATIONS[act],
         use_cls_token=True,
         decoder_pos_on_visible=True,
         mean=mean,
         std=std,
-        norm_pix_loss=bool(config.get("norm_pix_loss", False)),
+        norm_pix_loss=_switch(config, "norm_pix_loss", False, name, where),
     )
     src.check_all_used()
     source = (
@@ -179,7 +259,7 @@ def convert(src: Source, config: dict, pre: dict | None, notes: list[str]) -> Co
 def read_folder(folder: Path) -> tuple[dict, dict | None, dict[str, torch.Tensor], list[Path]]:
     """(config.json, preprocessor_config.json or None, every tensor, the weight files)."""
     cfg_path = folder / "config.json"
-    if not cfg_path.is_file():
+    if not cfg_path.exists():
         listing = sorted(p.name for p in folder.iterdir())[:8]
         raise MAEError(
             f"{folder.name}/ is not a Hugging Face model folder: no config.json "
@@ -190,16 +270,24 @@ def read_folder(folder: Path) -> tuple[dict, dict | None, dict[str, torch.Tensor
     if model_type not in (None, "vit_mae"):
         raise MAEError(f"{folder.name}/config.json describes a {model_type!r} model, not vit_mae")
     pre_path = folder / "preprocessor_config.json"
-    pre = read_json(pre_path) if pre_path.is_file() else None
+    pre = read_json(pre_path) if pre_path.exists() else None
     files: list[Path] = []
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        if (folder / index_name).is_file():
+        if (folder / index_name).exists():
             weight_map = read_json(folder / index_name).get("weight_map", {})
+            if not isinstance(weight_map, dict) or not weight_map:
+                raise MAEError(
+                    f"{folder.name}/{index_name}: weight_map is not a table of tensor names "
+                    "to file names"
+                )
+            where = f"{folder.name}/{index_name}"
+            for name in weight_map.values():
+                inside(folder, name, where)  # a file name, and one inside the folder
             files = [folder / name for name in sorted(set(weight_map.values()))]
             break
     else:
         for name in ("model.safetensors", "pytorch_model.bin"):
-            if (folder / name).is_file():
+            if (folder / name).exists():
                 files = [folder / name]
                 break
     if not files:
@@ -208,8 +296,9 @@ def read_folder(folder: Path) -> tuple[dict, dict | None, dict[str, torch.Tensor
         )
     tensors: dict[str, torch.Tensor] = {}
     for f in files:
-        if not f.is_file():
+        if not f.exists():
             raise MAEError(f"{folder.name}/: shard {f.name} listed in the index is missing")
+        regular_file(f, f"{folder.name}/ weight file")
         tensors.update(read_weights(f)[0])
     return config, pre, tensors, files
 
@@ -228,9 +317,9 @@ def convert_bare(
         "the tensors, heads and LayerNorm eps assumed"
     )
     prefix = "vit." if any(k.startswith("vit.") for k in src.tensors) else ""
-    conv = src.tensors[prefix + "embeddings.patch_embeddings.projection.weight"]
+    conv = src.get(prefix + "embeddings.patch_embeddings.projection.weight", ndim=4)
     d, _, p, _ = conv.shape
-    n = src.tensors[prefix + "embeddings.position_embeddings"].shape[1] - 1
+    n = src.get(prefix + "embeddings.position_embeddings", ndim=3).shape[1] - 1
     side = square_grid(n, src.name)
     config: dict[str, Any] = {
         "image_size": side * p,
@@ -258,7 +347,7 @@ def convert_bare(
         ]
         if dfc1:
             config["decoder_intermediate_size"] = dfc1[0].shape[0]
-    cfg, sd, source = convert(src, config, None, notes)
+    cfg, sd, source = convert(src, config, None, notes, where="the tensors'")
     if heads is None:
         assumed["heads"] = cfg.num_heads
     if dheads is None and cfg.has_decoder:

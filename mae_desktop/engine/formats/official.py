@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from ..config import IMAGENET_MEAN, IMAGENET_STD, MAEConfig
+from ..errors import MAEError
 from .common import Converted, Source, conv_to_linear, copy_blocks, guess_heads, square_grid
 
 # The models of the official pretraining script (`args.model` in its training checkpoints):
@@ -65,13 +66,13 @@ def convert(
     assumed: dict[str, int],
 ) -> Converted:
     """An official state dict -> (MAEConfig, MAEModel tensors, target source)."""
-    conv = src.get("patch_embed.proj.weight")
+    conv = src.get("patch_embed.proj.weight", ndim=4)
     d, chans, p, _ = conv.shape
     named = _official_model_heads(args, d, notes)
     if named is not None:
         heads = heads or named[0]
         dheads = dheads or named[1]
-    pos = src.get("pos_embed")
+    pos = src.get("pos_embed", ndim=3)
     side = square_grid(pos.shape[1] - 1, src.name)
     depth = src.count(r"blocks\.(\d+)\.")
     out: dict[str, torch.Tensor] = {
@@ -87,7 +88,7 @@ def convert(
     has_decoder = any(k.startswith("decoder_") or k == "mask_token" for k in src.tensors)
     kw: dict[str, Any] = {"has_decoder": has_decoder}
     if has_decoder:
-        dw = src.get("decoder_embed.weight")
+        dw = src.get("decoder_embed.weight", ndim=2)
         ddepth = src.count(r"decoder_blocks\.(\d+)\.")
         for name in (
             "decoder_embed.weight",
@@ -125,6 +126,8 @@ def convert(
             "file does not store it)"
         )
     norm_pix = getattr(args, "norm_pix_loss", None) if args is not None else None
+    if norm_pix is not None and not isinstance(norm_pix, bool):
+        raise MAEError(f"{src.name}: args.norm_pix_loss is {norm_pix!r}: expected true or false")
     source = "args.norm_pix_loss" if norm_pix is not None else "unknown (assumed pixel target)"
     cfg = MAEConfig(
         image_size=(side * p, side * p),

@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 from ..config import MAEConfig
 from ..errors import MAEError
 from ..model import MAEModel
+from ..validate import own_fields, validate_config
 
 METADATA_KEY = "mae_desktop"
 FORMAT_VERSION = 1
@@ -24,10 +25,17 @@ def convert(tensors: dict[str, torch.Tensor], meta: dict, name: str) -> tuple[MA
             f"{name}: MAE Desktop format version {meta.get('format_version')!r} is "
             f"not supported (this version reads {FORMAT_VERSION})"
         )
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        found = "no config" if config is None else f"a config that is a {type(config).__name__}"
+        raise MAEError(f"{name}: the MAE Desktop metadata is damaged ({found})")
     try:
-        cfg = MAEConfig.from_dict(meta["config"])
+        cfg = MAEConfig.from_dict(config)
     except (KeyError, TypeError, ValueError) as exc:
         raise MAEError(f"{name}: the MAE Desktop metadata is damaged ({exc})") from exc
+    # the architecture is checked before the tensors are converted (validate_config names
+    # the field and its value)
+    validate_config(cfg, name, own_fields())
     return cfg, {k: v.float() for k, v in tensors.items()}
 
 

@@ -44,7 +44,7 @@ def _paperweekly_blocks(
     """Copy the article's Transformer layers; returns (depth, attn_dim, heads, mlp_hidden)."""
     depth = src.count(re.escape(src_prefix) + r"(\d+)\.")
     copy_blocks(src, out, src_prefix + "{i}.", dst, depth, _PAPERWEEKLY_BLOCK)
-    attn_dim = src.get(f"{src_prefix}0.0.net.to_qkv.weight").shape[0] // 3
+    attn_dim = src.get(f"{src_prefix}0.0.net.to_qkv.weight", ndim=2).shape[0] // 3
     has_out = src.has(f"{src_prefix}0.0.net.out.0.weight")
     for i in range(depth):
         if has_out:
@@ -55,7 +55,7 @@ def _paperweekly_blocks(
             out[f"{dst}{i}.attn.proj.bias"] = torch.zeros(width)
     if heads is None:
         heads = 1 if not has_out else (attn_dim // 64 if attn_dim % 64 == 0 else 1)
-    mlp = src.get(f"{src_prefix}0.1.net.net.0.weight").shape[0]
+    mlp = src.get(f"{src_prefix}0.1.net.net.0.weight", ndim=2).shape[0]
     return depth, attn_dim, heads, mlp
 
 
@@ -67,10 +67,10 @@ def convert(
     assumed: dict[str, int],
 ) -> Converted:
     """The article's MAE state dict -> (MAEConfig, MAEModel tensors, target source)."""
-    w = src.get("encoder.patch_embed.weight")
+    w = src.get("encoder.patch_embed.weight", ndim=2)
     d, pdim = w.shape
     p = rgb_patch_size(pdim, src.name)
-    pos = src.get("encoder.pos_embed")
+    pos = src.get("encoder.pos_embed", ndim=3)
     side = square_grid(pos.shape[1] - 1, src.name)
     out: dict[str, torch.Tensor] = {
         "patch_embed.weight": w,
@@ -83,7 +83,7 @@ def convert(
     has_decoder = src.has("head.weight")
     kw: dict[str, Any] = {"has_decoder": has_decoder}
     if has_decoder:
-        dpos = src.get("decoder_pos_embed.weight")
+        dpos = src.get("decoder_pos_embed.weight", ndim=2)
         dd = dpos.shape[1]
         if src.has("enc_to_dec.weight"):
             out["decoder_embed.weight"] = src.get("enc_to_dec.weight")

@@ -126,7 +126,7 @@ def _blocks(
     inner = "0.fn." if prenorm else "0."
     depth = src.count(re.escape(prefix) + r"layers\.(\d+)\.")
     copy_blocks(src, out, prefix + "layers.{i}.", dst, depth, names)
-    attn_dim = src.get(f"{prefix}layers.0.{inner}to_qkv.weight").shape[0] // 3
+    attn_dim = src.get(f"{prefix}layers.0.{inner}to_qkv.weight", ndim=2).shape[0] // 3
     has_out = src.has(f"{prefix}layers.0.{inner}to_out.0.weight")
     for i in range(depth):
         if has_out:
@@ -186,7 +186,7 @@ def convert(
     if encoder_norm:
         out["norm.weight"] = src.get("encoder.transformer.norm.weight")
         out["norm.bias"] = src.get("encoder.transformer.norm.bias")
-    dpos = src.get("decoder_pos_emb.weight")
+    dpos = src.get("decoder_pos_emb.weight", ndim=2)
     dd = dpos.shape[1]
     if src.has("enc_to_dec.weight"):
         out["decoder_embed.weight"] = src.get("enc_to_dec.weight")

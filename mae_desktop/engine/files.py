@@ -1,0 +1,131 @@
+"""What may be opened, and where results may go: ordinary files only, writable folders.
+
+A pipe (FIFO), a device such as /dev/zero or a socket blocks or never ends when it is read,
+so every file a user names (image, mask, checkpoint, training state, session) is checked with
+`regular_file` before anything opens it. `stat` never blocks, unlike `open` on a FIFO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from .errors import MAEError
+
+_KINDS = (
+    (stat.S_ISFIFO, "a pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not an ordinary file"
+
+
+def regular_file(path: str | Path, what: str = "file") -> Path:
+    """path, once it is known to be an ordinary file (symbolic links followed).
+
+    `what` names it in messages ('image', 'mask file', 'checkpoint'). Raises MAEError when
+    the path does not exist, is a folder, or is a pipe, device or socket (which would block
+    or never end when read), or cannot be looked at.
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise MAEError(f"{what} not found: {path}") from None
+    except PermissionError:
+        raise MAEError(f"cannot open {what} {path}: permission denied") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MAEError(f"cannot open {what} {path}: {reason}") from None
+    if stat.S_ISDIR(mode):
+        raise MAEError(f"expected {_article(what)} {what}, got a folder: {path}")
+    if not stat.S_ISREG(mode):
+        raise MAEError(
+            f"{what} {path} is {_kind(mode)}, not an ordinary file; only ordinary files are opened"
+        )
+    return path
+
+
+def regular_folder(path: str | Path, what: str = "folder") -> Path:
+    """path, once it is known to be a folder; MAEError otherwise (see `regular_file`)."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise MAEError(f"{what} not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MAEError(f"cannot open {what} {path}: {reason}") from None
+    if not stat.S_ISDIR(mode):
+        raise MAEError(f"{what} {path} is not a folder")
+    return path
+
+
+def inside(folder: Path, name: str, what: str) -> Path:
+    """folder / name, refused (MAEError) unless it stays inside folder once links and '..'
+    are resolved: an index file may only name files next to it."""
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise MAEError(f"{what} names {name!r}, which is not a file name")
+    base = folder.resolve()
+    target = (folder / name).resolve()
+    if target == base or not target.is_relative_to(base):
+        raise MAEError(
+            f"{what} names {name!r}, which is outside the folder {folder.name}/; "
+            "only files inside the model folder are read"
+        )
+    return target
+
+
+def writable_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Check that results can be written into the folder path, before any work is done.
+
+    The folder may exist (it must then be a folder one can write into) or not (its nearest
+    existing parent must be a folder and the folder must be creatable). Nothing is left
+    behind: folders created for the check are removed again. Raises MAEError naming the
+    problem.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MAEError(f"{what} {path} is a file, not a folder")
+    created: list[Path] = []
+    probe = path
+    missing = []
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise MAEError(f"{what} {path} cannot be created: {probe} is a file, not a folder")
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        fd, name = tempfile.mkstemp(dir=path, prefix=".mae-desktop-")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise MAEError(f"cannot write to {what} {path}: {reason}") from None
+    finally:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    return path
+
+
+def _article(what: str) -> str:
+    return "an" if what[:1].lower() in "aeiou" else "a"
+
+
+__all__ = ["inside", "regular_file", "regular_folder", "writable_folder"]
