@@ -216,7 +216,7 @@ MUTANTS: list[Mutant] = [
     m(
         "hf-layernorm-eps-ignored",
         ENGINE + "formats/huggingface.py",
-        'norm_eps=float(config.get("layer_norm_eps", 1e-12)),',
+        'norm_eps=_number(config, "layer_norm_eps", 1e-12, name, where),',
         "norm_eps=1e-6,",
         T_EQ + "::test_huggingface_folder_matches_transformers",
     ),
