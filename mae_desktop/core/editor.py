@@ -29,7 +29,7 @@ from .requests import Analyse, Sweep, frozen_array
 DEFAULT_SIZE = (224, 224)  # before a model is known
 DEFAULT_PATCH = 16
 QUERY_MODES = ("cls", "mean", "patch")
-# generators whose mask does not depend on the ratio / the seed (engine.masks.generate)
+# generators whose mask does not depend on the ratio / on the random seed (engine.masks.generate)
 IGNORES_RATIO = frozenset({"grid"})
 IGNORES_SEED = frozenset({"grid", "center"})
 

@@ -21,7 +21,7 @@ from ...core.requests import CANCELLED, DONE, Progress, Result, Sweep
 from .common import plural
 
 SWEEP_TITLE = "Masked PSNR vs mask ratio"
-CURVE_NAME = "mean ± std over the seeds"
+CURVE_NAME = "mean ± std over random masks"
 
 
 class AnalysisDock(QWidget):
