@@ -1,5 +1,5 @@
 """Application bootstrap: the QApplication, the main window, the start-up model and image,
-and the one-shot modes (--self-test, --screenshot)."""
+the files given on the command line, and the one-shot modes (--self-test, --screenshot)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from pathlib import Path
 import pyqtgraph as pg
 from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QTimer
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from .. import APP_NAME, __version__
 from ..binding import binding_problem
+from ..core.launch_files import LaunchPlan
 from ..engine.errors import MAEError
 from ..engine.images import read_image
 from ..paths import default_model, package_resources
@@ -69,11 +70,16 @@ def dispose(window: MainWindow) -> None:
 
 
 def start_window(
-    checkpoint: str | None = None, image: str | None = None, window: MainWindow | None = None
+    checkpoint: str | None = None,
+    image: str | None = None,
+    window: MainWindow | None = None,
+    launch: LaunchPlan | None = None,
 ) -> MainWindow:
     """Show the window with the image (the bundled astronaut by default, a 75% random
     mask) and start loading the model (bundled by default) on the inference lane, torch's
-    import included; the first reconstruction follows. GUI thread."""
+    import included; the first reconstruction follows. Then, in the next turn of the event
+    loop, open the files given on the command line (`launch`, see `open_launch_files`).
+    GUI thread."""
     window = window or MainWindow()
     window.show()
     # the image first: it is in the window's first frame. Opening the model then starts
@@ -82,11 +88,44 @@ def start_window(
     ckpt = checkpoint or default_model()
     if ckpt is not None:
         window.files.open_checkpoint(ckpt, *window.saved_device())
-    else:
+    elif launch is None or not (launch.checkpoint or launch.session):
         window.status.notice("No bundled model found: open a checkpoint (Ctrl+Shift+O)", 0)
     if problem := binding_problem():
         window.status.notice(problem, 0)
+    if launch is not None:
+        QTimer.singleShot(0, window, lambda: open_launch_files(window, launch))
     return window
+
+
+def open_launch_files(window: MainWindow, launch: LaunchPlan) -> None:
+    """Open the files given on the command line as the File menu opens them, over what the
+    window started with (which stays when one fails: the failure is shown as File ▸ Open
+    shows it). A file that is missing or of no known kind is shown the same way, naming it
+    and the reason; the files that were fine but not opened are counted in the status bar
+    once the window has caught up."""
+    files = window.files
+    if launch.image:
+        files.open_image(launch.image)
+    if launch.checkpoint:
+        files.open_checkpoint(launch.checkpoint, *window.saved_device())
+    if launch.session:
+        files.open_session_file(launch.session)
+    for message in launch.messages:
+        window.show_error(message)
+    if launch.note:
+        _notice_once_settled(window, launch.note)
+
+
+def _notice_once_settled(window: MainWindow, message: str) -> None:
+    """Show a notice once the window is up to date (so the model's own notices, "Loading…"
+    and "Loaded…", do not cover it at once)."""
+
+    def show(_id: int = 0) -> None:
+        if window.up_to_date:
+            window.analysis_drawn.disconnect(show)
+            window.status.notice(message, 30000)
+
+    window.analysis_drawn.connect(show)
 
 
 def _headless_fallback() -> None:
@@ -97,12 +136,18 @@ def _headless_fallback() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def _check_inputs(checkpoint: str | None, image: str | None) -> str | None:
+def _check_inputs(
+    checkpoint: str | None, image: str | None, launch: LaunchPlan | None = None
+) -> str | None:
     """What is wrong with the files a one-shot mode was given, before any window opens."""
+    if launch is not None and launch.problems:
+        return launch.messages[0]
     if checkpoint is not None and not Path(checkpoint).exists():
         return f"checkpoint not found: {checkpoint}"
-    if checkpoint is None and default_model() is None:
+    given = launch is not None and bool(launch.checkpoint or launch.session)
+    if checkpoint is None and default_model() is None and not given:
         return "the bundled default model is missing"
+    image = image or (launch.image if launch is not None else None)
     if image is not None:
         try:
             read_image(image)
@@ -117,13 +162,15 @@ def _one_shot(
     on_result: Callable[[MainWindow], tuple[int, str]],
     timeout_s: float,
     size: tuple[int, int] = DEFAULT_SIZE,
+    launch: LaunchPlan | None = None,
 ) -> tuple[int, str]:
-    """Open a scratch window (default layout, the user's settings untouched), wait for the
-    first result drawn, return on_result(window): (exit code, line); (1, reason) on an
-    error or after timeout_s. Everything happens inside the event loop, so an error can
-    never leave the loop waiting for a window that already closed."""
+    """Open a scratch window (default layout, the user's settings untouched) with the
+    command line's files (`launch`), wait for the first result drawn once nothing else is
+    outstanding (the files opened), return on_result(window): (exit code, line); (1,
+    reason) on an error or after timeout_s. Everything happens inside the event loop, so
+    an error can never leave the loop waiting for a window that already closed."""
     _headless_fallback()
-    if problem := _check_inputs(checkpoint, image):
+    if problem := _check_inputs(checkpoint, image, launch):
         return 1, problem
     app = make_app()
     scratch = Path(tempfile.mkdtemp()) / "scratch.ini"
@@ -138,10 +185,16 @@ def _one_shot(
         window.close()
         app.quit()
 
-    window.analysis_drawn.connect(lambda _id: finish(*on_result(window)))
+    def drawn(_id: int) -> None:
+        # a result drawn while more is outstanding (the command line's files open in the
+        # turn after the start, before any result can come back) is not the last one
+        if window.up_to_date:
+            finish(*on_result(window))
+
+    window.analysis_drawn.connect(drawn)
     window.error_shown.connect(lambda message: finish(1, message))
     QTimer.singleShot(int(timeout_s * 1000), lambda: finish(1, outcome[1]))
-    QTimer.singleShot(0, lambda: start_window(checkpoint, image, window))
+    QTimer.singleShot(0, lambda: start_window(checkpoint, image, window, launch))
     app.exec()
     window.close()
     dispose(window)
@@ -150,10 +203,15 @@ def _one_shot(
 
 
 def run_self_test(
-    checkpoint: str | None = None, image: str | None = None, timeout_s: float = 120.0
+    checkpoint: str | None = None,
+    image: str | None = None,
+    timeout_s: float = 120.0,
+    launch: LaunchPlan | None = None,
 ) -> int:
-    """Open the window, load the (bundled) model, run one reconstruction and one attention
-    map through the worker, print a one-line summary; 0 on success, 1 on any failure."""
+    """Open the window, load the (bundled) model and the command line's files, run one
+    reconstruction and one attention map through the worker, print a one-line summary
+    (ending with the Qt platform plugin used: offscreen, xcb, wayland...); 0 on success,
+    1 on any failure."""
     t0 = time.perf_counter()
 
     def summary(window: MainWindow) -> tuple[int, str]:
@@ -166,11 +224,12 @@ def run_self_test(
             f"{Path(info['path']).name} ({info['architecture']}) on {info['device']} "
             f"{info['dtype']}; reconstruction masked PSNR {rec.masked_psnr:.2f} dB in "
             f"{shown.outcome.analysis.latency_ms:.0f} ms; attention "
-            f"{'x'.join(map(str, att.maps.shape))}; first result after "
-            f"{time.perf_counter() - t0:.1f} s"
+            f"{'x'.join(map(str, att.maps.shape))}; image {window.editor.image_name}; first "
+            f"result after {time.perf_counter() - t0:.1f} s on platform "
+            f"{QGuiApplication.platformName()}"
         )
 
-    code, line = _one_shot(checkpoint, image, summary, timeout_s)
+    code, line = _one_shot(checkpoint, image, summary, timeout_s, launch=launch)
     if code == 0:
         print(f"self-test ok: {line}")
     else:
@@ -203,10 +262,12 @@ def run_app(
     screenshot: str | None = None,
     timeout_s: float = 120.0,
     size: tuple[int, int] | None = None,
+    launch: LaunchPlan | None = None,
 ) -> int:
-    """Run the app until it is closed; with `screenshot`, save the window (at `size`, by
-    default 1500x900) as PNG once the first reconstruction is drawn and exit 0 (1 on an
-    error or after timeout_s)."""
+    """Run the app until it is closed, opening the command line's files (`launch`); with
+    `screenshot`, save the window (at `size`, by default 1500x900) as PNG once the first
+    reconstruction is drawn (the files opened) and exit 0 (1 on an error or after
+    timeout_s)."""
     if screenshot:
 
         def grab(window: MainWindow) -> tuple[int, str]:
@@ -214,7 +275,9 @@ def run_app(
             ok = window.grab().save(str(Path(screenshot)))
             return (0, "") if ok else (1, f"cannot write {screenshot}")
 
-        code, line = _one_shot(checkpoint, image, grab, timeout_s, size or DEFAULT_SIZE)
+        code, line = _one_shot(
+            checkpoint, image, grab, timeout_s, size or DEFAULT_SIZE, launch=launch
+        )
         if code:
             print(f"mae-desktop: error: {line}", file=sys.stderr)
         return code
@@ -223,7 +286,7 @@ def run_app(
     app = make_app()
     window = MainWindow()
     got = _close_on_signals(window)
-    start_window(checkpoint, image, window)
+    start_window(checkpoint, image, window, launch)
     code = app.exec()
     dispose(window)
     return 128 + got[0] if got else code

@@ -1,4 +1,5 @@
-"""The command line: `mae-desktop [reconstruct|info|train|evaluate] ...`; no command: the app.
+"""The command line: `mae-desktop [reconstruct|info|train|evaluate|download] ...`; no command:
+the app, opening the files given (`mae-desktop [options] FILE...`, see parser.py).
 
 Exit codes: 0 success, 2 usage error (argparse), 1 bad input (a one-line message on stderr;
 a traceback only with --debug).
@@ -11,7 +12,7 @@ import sys
 from ..engine.errors import MAEError
 from .arguments import PROG
 from .gui import cmd_gui
-from .parser import build_parser
+from .parser import build_parser, parse_command_line
 from .reconstruct import _unique_dirs
 
 __all__ = ["PROG", "_unique_dirs", "build_parser", "main"]
@@ -19,8 +20,7 @@ __all__ = ["PROG", "_unique_dirs", "build_parser", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(argv)
     func = getattr(args, "func", cmd_gui)
     try:
         return func(args)

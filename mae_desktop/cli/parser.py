@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from .arguments import (
@@ -20,6 +23,100 @@ from .info import cmd_info
 from .reconstruct import cmd_reconstruct
 from .training import cmd_evaluate, cmd_train
 
+# the subcommands, which come before files (tests/cli/test_open_files.py checks the list)
+COMMANDS = ("reconstruct", "info", "train", "evaluate", "download")
+
+
+def _add_app_options(group: argparse._ActionsContainer) -> None:
+    """The desktop app's options (the same with or without files to open)."""
+    group.add_argument(
+        "--checkpoint",
+        dest="app_checkpoint",
+        metavar="PATH",
+        help="open this checkpoint instead of the bundled model",
+    )
+    group.add_argument(
+        "--image",
+        dest="app_image",
+        metavar="PATH",
+        help="open this image instead of the bundled sample",
+    )
+    group.add_argument(
+        "--screenshot",
+        metavar="PATH",
+        help="save the window as PNG once the "
+        "first reconstruction is drawn, then exit (works offscreen)",
+    )
+    group.add_argument(
+        "--size",
+        type=_window_size,
+        metavar="WxH",
+        help="the window size for --screenshot (default 1500x900)",
+    )
+    group.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, run one reconstruction and one attention map on the worker, "
+        "print a one-line summary, exit 0 (non-zero on failure)",
+    )
+
+
+class _Probe(argparse.ArgumentParser):
+    """A parser that raises instead of exiting (it only looks; the real parser reports)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise argparse.ArgumentError(None, message)
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value (None when the
+    options are wrong: the real parser says how)."""
+    probe = _Probe(add_help=False, allow_abbrev=True)
+    for flag in (("-h", "--help"), ("--version",), ("--debug",)):
+        probe.add_argument(*flag, action="store_true")
+    _add_app_options(probe)
+    probe.add_argument("word", nargs="?")
+    try:
+        known, _rest = probe.parse_known_args(argv)
+    except argparse.ArgumentError:
+        return None
+    return known.word
+
+
+def _files_parser() -> argparse.ArgumentParser:
+    """`mae-desktop [options] FILE...`: the app, with files to open (options and files in
+    any order)."""
+    files = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [options] FILE [FILE ...]",
+        description="Open the files in the desktop app: images, checkpoints (a file or a "
+        "Hugging Face model folder) and sessions (.json). The window holds one of each: of "
+        "several, the first opens.",
+    )
+    files.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    files.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    _add_app_options(files)
+    files.add_argument("files", nargs="+", metavar="FILE")
+    return files
+
+
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line (default: sys.argv[1:]) as a command's arguments, or the app's
+    with the files to open (`files`). Commands come first: the first word that names one
+    is that command (`mae-desktop info x.pth`); any other word is the first file to open
+    when it exists or is clearly a path (a folder separator, a file extension: what a file
+    manager's "Open with" passes), and a mistyped command otherwise (argparse's usage
+    error, exit 2)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    word = _first_word(argv)
+    if word is not None and word not in COMMANDS:
+        from ..core.launch_files import looks_like_path
+
+        if looks_like_path(word):
+            return _files_parser().parse_intermixed_args(argv)
+    return parser.parse_args(argv)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from ..engine.images import RESIZE_POLICIES
@@ -29,42 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Explore masked autoencoders: reconstruct images under any "
-        "mask, inspect checkpoints, train and evaluate. Without a command: the desktop app.",
+        "mask, inspect checkpoints, train and evaluate. Without a command: the desktop app, "
+        "opening the FILEs given (mae-desktop photo.jpg model.pth).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    app = parser.add_argument_group("desktop app (without a command)")
-    app.add_argument(
-        "--checkpoint",
-        dest="app_checkpoint",
-        metavar="PATH",
-        help="open this checkpoint instead of the bundled model",
+    _add_app_options(parser.add_argument_group("desktop app (without a command)"))
+    parser.set_defaults(files=[])
+    sub = parser.add_subparsers(
+        dest="command",
+        metavar="COMMAND | FILE",
+        help="a command below, or files to open in the app: images, checkpoints (a file "
+        "or a Hugging Face model folder) and sessions (.json)",
     )
-    app.add_argument(
-        "--image",
-        dest="app_image",
-        metavar="PATH",
-        help="open this image instead of the bundled sample",
-    )
-    app.add_argument(
-        "--screenshot",
-        metavar="PATH",
-        help="save the window as PNG once the "
-        "first reconstruction is drawn, then exit (works offscreen)",
-    )
-    app.add_argument(
-        "--size",
-        type=_window_size,
-        metavar="WxH",
-        help="the window size for --screenshot (default 1500x900)",
-    )
-    app.add_argument(
-        "--self-test",
-        action="store_true",
-        help="open the window, run one reconstruction and one attention map on the worker, "
-        "print a one-line summary, exit 0 (non-zero on failure)",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rec = sub.add_parser(
         "reconstruct",
