@@ -594,6 +594,29 @@ MUTANTS: list[Mutant] = [
         "self.editor.set_generator(ratio=value / 100.0)",
         T_CONTROLS + "::test_the_ratio_slider_regenerates_live_and_a_drag_is_one_undo_step",
     ),
+    # -- opening files and the installers ---------------------------------------------------
+    m(
+        "a-file-name-is-not-a-path-unless-it-exists",
+        "mae_desktop/core/launch_files.py",
+        "if any(sep in path for sep in seps) or Path(path).suffix:",
+        "if any(sep in path for sep in seps):",
+        "tests/cli/test_open_files.py::test_which_words_are_paths",
+    ),
+    m(
+        "any-json-is-a-session",
+        "mae_desktop/core/launch_files.py",
+        'data.get("format") == SESSION_FORMAT',
+        'data.get("format") is not None',
+        "tests/cli/test_open_files.py::test_files_of_no_known_kind_say_why",
+        "tests/cli/test_open_files.py::test_files_are_told_by_what_they_are",
+    ),
+    m(
+        "abi-floor-limit-off-by-one",
+        "packaging/abi_floor.py",
+        "if limit and version_key(version) > version_key(limit):",
+        "if limit and version_key(version) >= version_key(limit):",
+        "tests/packaging/test_abi_floor.py",
+    ),
 ]
 
 
