@@ -88,7 +88,7 @@ def test_build_self_test_and_packages():
         "mae-desktop.desktop",
         "mae-desktop-mime.xml",
         "icons/mae-desktop-256.png",
-        "mae-desktop/mae-desktop",
+        "mae-desktop",
     ):
         assert f"mae-desktop/{name}" in members.stdout.splitlines(), name
     # the frozen app writes a figure (matplotlib and its fonts are in the bundle)
