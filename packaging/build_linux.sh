@@ -36,7 +36,8 @@ strip --strip-unneeded "$BUNDLE/_internal/"libpython3*.so*
 
 echo "== ABI floor: nothing bundled may need a newer glibc or libstdc++ than this system's"
 GLIBC=$(getconf GNU_LIBC_VERSION | awk '{print $2}')  # e.g. 2.31 (no head: SIGPIPE under pipefail)
-LIBSTDCXX=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+# (awk reads to the end: exiting early would kill ldconfig with SIGPIPE under pipefail)
+LIBSTDCXX=$(ldconfig -p | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !n++ {print $NF}')
 GLIBCXX=$(grep -ao 'GLIBCXX_3\.4\.[0-9]*' "$LIBSTDCXX" | sort -uV | tail -n 1 | cut -d_ -f2)
 "$PY" packaging/abi_floor.py "$BUNDLE" --max-glibc "$GLIBC" --max-glibcxx "$GLIBCXX"
 

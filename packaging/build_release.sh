@@ -22,7 +22,9 @@ PY_ORIG=python3.11_3.11.2.orig.tar.gz
 PY_ORIG_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849
 PY_DEBIAN=python3.11_3.11.2-6+deb12u8.debian.tar.xz
 PY_DEBIAN_SHA256=ece2d63c70ac0b7a401fbe6b51b0103be997c294a01a3865549be1862794ba97
-PY_PREFIX=/opt/python3.11
+# the root's own /usr/local: the loader finds libpython there without an RPATH, which the
+# bundle's Python modules would otherwise carry
+PY_PREFIX=/usr/local
 # to build Python, and the window libraries the self-test of the bundle needs
 ROOT_DEBS="build-essential libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev uuid-dev
   libsqlite3-dev ca-certificates patch binutils file git dpkg-dev
@@ -116,10 +118,10 @@ done < ../debian/patches/series
 # define that upstream gives every core module
 grep -q Py_BUILD_CORE_MODULE Modules/pyexpat.c ||
   sed -i '1i #ifndef Py_BUILD_CORE_BUILTIN\n#  define Py_BUILD_CORE_MODULE 1\n#endif' Modules/pyexpat.c
-./configure --prefix="$1" --enable-shared --with-ensurepip=install \
-  LDFLAGS="-Wl,-rpath,$1/lib" >/dev/null
+./configure --prefix="$1" --enable-shared --with-ensurepip=install >/dev/null
 make -j"$(nproc)" >/dev/null 2>make.log || { tail -40 make.log; exit 1; }
 make install >/dev/null 2>&1
+ldconfig
 BUILD
   in_root bash /build/python/build.sh "$PY_PREFIX"
 fi
@@ -133,7 +135,10 @@ git ls-files -z --cached --others --exclude-standard |
   tar --null -T - -cf - | tar -C "$ROOT/build/src" -xf -
 
 step "virtual environment (release constraints)"
-[ -x "$ROOT/build/venv/bin/python" ] || in_root "$PY_PREFIX/bin/python3.11" -m venv /build/venv
+if ! grep -qx "home = $PY_PREFIX/bin" "$ROOT/build/venv/pyvenv.cfg" 2>/dev/null; then
+  rm -rf "$ROOT/build/venv"
+  in_root "$PY_PREFIX/bin/python3.11" -m venv /build/venv
+fi
 in_root /build/venv/bin/pip install -q -c /build/src/packaging/release-constraints.txt torch
 in_root /build/venv/bin/pip install -q --prefer-binary \
   -c /build/src/packaging/release-constraints.txt -e "/build/src[package]"

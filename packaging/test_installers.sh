@@ -135,7 +135,7 @@ for suite in "${SUITES[@]}"; do
     "$ROOT/usr/share/applications/mae-desktop.desktop" "$ROOT/usr/share/doc/mae-desktop" \
     "$ROOT/usr/share/mime/packages/mae-desktop.xml" 2>/dev/null || true) | wc -l)
   [ "$left" = 0 ] || { echo "removal left $left files behind" >&2; exit 1; }
-  SUMMARY+=("$suite .deb: glibc $(glibc_of), install ${install_s} s ($pulled packages), self-test ok ($SEEN), first result ${FIRST} s, reconstruct ${RECON_S} s, installed ${size_mb} MB, removed cleanly")
+  SUMMARY+=("$suite .deb: glibc $(glibc_of), install ${install_s} s ($pulled packages), self-test ok ($SEEN), first result ${FIRST} s, reconstruct ${RECON_S} s, installed ${size_mb} MiB, removed cleanly")
   echo "   ${SUMMARY[-1]}"
   cleanup
 done

@@ -56,8 +56,8 @@ def test_one_shot_modes_fail_fast_on_missing_or_bad_files(tmp_path, hf_pair):
 def test_without_a_display_one_shot_modes_draw_offscreen(tmp_path, hf_pair):
     env = {"QT_QPA_PLATFORM": None, "DISPLAY": None, "WAYLAND_DISPLAY": None}
     shot = run_main(
-        "--checkpoint", hf_pair[1], "--screenshot", tmp_path / "s.png", env=env, timeout=60
+        "--checkpoint", hf_pair[1], "--screenshot", tmp_path / "s.png", env=env, timeout=180
     )
     assert shot.returncode == 0, shot.stderr
-    test = run_main("--checkpoint", hf_pair[1], "--self-test", env=env, timeout=60)
+    test = run_main("--checkpoint", hf_pair[1], "--self-test", env=env, timeout=180)
     assert test.returncode == 0, test.stderr
