@@ -47,6 +47,7 @@ if command -v weston >/dev/null; then
   DISPLAYS+=($!)
   PLATFORMS+=(wayland)
 fi
+[ ${#PLATFORMS[@]} = 2 ] || echo "note: without Xvfb or weston, X11 or Wayland windows are not tried"
 for _ in $(seq 50); do  # until both sockets are there (at most 5 s)
   [ -S "/tmp/.X11-unix/X${XDISPLAY#:}" ] || ! command -v Xvfb >/dev/null || { sleep 0.1; continue; }
   [ -S "$WAYLAND_DIR/wayland-mae" ] || ! command -v weston >/dev/null || { sleep 0.1; continue; }
