@@ -29,13 +29,12 @@ from ..core.sessions import session_from_editor
 from ..engine import masks as masks_mod
 from ..engine.errors import MAEError
 from ..engine.figure import render_figure
+from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES  # noqa: F401 (menus use it)
 from ..engine.images import read_image
 from ..session_file import read_session, save_session
 from .dialogs import ask_to_continue
 from .panels import ResultPanels
 
-CHECKPOINT_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
 CHECKPOINT_FILTER = "Checkpoints (*.pth *.pt *.bin *.ckpt *.safetensors);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp *.gif);;All files (*)"
 FIGURE_FILTERS = {".png": "PNG (*.png)", ".svg": "SVG (*.svg)", ".pdf": "PDF (*.pdf)"}

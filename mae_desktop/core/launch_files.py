@@ -30,16 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES
 from ..session_file import FORMAT as SESSION_FORMAT
 from ..session_file import MAX_SESSION_BYTES
 
 IMAGE, CHECKPOINT, SESSION = "image", "checkpoint", "session"
 KINDS = (IMAGE, CHECKPOINT, SESSION)
-# the extensions File ▸ Open image / Open checkpoint take (app/files.py keeps the same sets)
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
-)
-CHECKPOINT_SUFFIXES = frozenset({".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"})
 SESSION_SUFFIXES = frozenset({".json"})
 HEAD_BYTES = 64  # what is read of a file to tell its kind by its first bytes
 _IMAGE_MAGIC = (

@@ -38,8 +38,7 @@ from .download import (
     part_path,
 )
 from .errors import MAEError
-
-CHECKPOINT_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar")
+from .files import CHECKPOINT_SUFFIXES
 
 
 def download_hub(

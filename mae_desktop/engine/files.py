@@ -15,6 +15,13 @@ from pathlib import Path
 
 from .errors import MAEError
 
+# the extensions File ▸ Open image / Open checkpoint, the command line's plain files and the
+# model cache recognise (a Hugging Face checkpoint is a folder, told by its config.json)
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+)
+CHECKPOINT_SUFFIXES = frozenset({".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar"})
+
 _KINDS = (
     (stat.S_ISFIFO, "a pipe (FIFO)"),
     (stat.S_ISCHR, "a character device"),
