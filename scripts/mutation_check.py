@@ -15,6 +15,9 @@ A tool for developers, not part of CI:
     .venv/bin/python scripts/mutation_check.py            # every mutant (minutes)
     .venv/bin/python scripts/mutation_check.py --list     # what is checked, and by which tests
     .venv/bin/python scripts/mutation_check.py --only live-older-result-drawn
+
+Mutants are listed here and in `scripts/mutants/*.py` (one file per kind of bug, each a
+`MUTANTS` list of `(name, file, old, new, tests)` tuples, paths relative to the repository).
 """
 
 from __future__ import annotations
@@ -618,6 +621,20 @@ MUTANTS: list[Mutant] = [
         "tests/packaging/test_abi_floor.py",
     ),
 ]
+
+
+def _more_mutants() -> list[Mutant]:
+    """The mutants of scripts/mutants/*.py, in file-name order."""
+    import runpy
+
+    found = []
+    for path in sorted((ROOT / "scripts" / "mutants").glob("*.py")):
+        for name, file, old, new, tests in runpy.run_path(str(path)).get("MUTANTS", []):
+            found.append(Mutant(name, file, old, new, tuple(tests)))
+    return found
+
+
+MUTANTS += _more_mutants()
 
 
 # -- running ---------------------------------------------------------------------------------

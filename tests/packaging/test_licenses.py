@@ -17,9 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LICENSES_PY = ROOT / "packaging" / "licenses.py"
 SAMPLES = ROOT / "mae_desktop" / "resources" / "samples"
 
-pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or shutil.which("bash") is None, reason="Linux shell scripts"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        sys.platform != "linux" or shutil.which("bash") is None, reason="Linux shell scripts"
+    ),
+    # the copyright file lists PyInstaller's bootloader and hooks from its installed
+    # distribution: the package extra (pip install -e ".[package]")
+    pytest.mark.skipif(
+        importlib.util.find_spec("PyInstaller") is None,
+        reason="PyInstaller is not installed (the package extra: pip install -e '.[package]')",
+    ),
+]
 
 
 def _licenses(monkeypatch: pytest.MonkeyPatch):
