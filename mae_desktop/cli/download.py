@@ -14,7 +14,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..engine import fetch as fe
-    from ..engine.catalogue import find, url_file_name
+    from ..engine.catalogue import find
     from ..engine.download import part_path
     from ..paths import models_cache_dir
 
@@ -44,7 +44,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         print(f"licence: {entry.licence} ({entry.licence_url})")
         dest = root / entry.file_name
     else:
-        dest = root / url_file_name(args.what)
+        dest = fe.url_destination(args.what, root)[0]
     try:
         if entry is not None:
             path = fe.fetch(entry, root, progress=progress, status=status)

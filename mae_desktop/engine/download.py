@@ -34,6 +34,9 @@ ProgressFn = Callable[[int, int | None, float], None]
 CHUNK = 64 * 1024  # bytes per read: cancel and progress are checked this often
 TIMEOUT_S = 30.0  # a connection silent for this long counts as dropped
 BACKOFF_S = 1.0  # first retry after this many seconds, then doubling
+STALL_S = 120.0  # no new byte for this long, over all tries: give up (the .part stays)
+TRICKLE_WINDOW_S = 60.0  # a transfer slower than MIN_RATE_BPS over this long is given up
+MIN_RATE_BPS = 1024.0
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -182,6 +185,7 @@ class _Transfer:
 
     def run(self) -> None:
         failures, best = 0, _size(self.part)
+        last_progress = time.monotonic()
         while True:
             if self.cancel is not None and self.cancel.is_set():
                 raise self.cancelled()
@@ -192,9 +196,15 @@ class _Transfer:
                 have = _size(self.part)
                 if have > best:  # it got further: a fresh set of tries
                     best, failures = have, 0
+                    last_progress = time.monotonic()
                 failures += 1
                 if failures > self.retries:
-                    raise self._gave_up(str(exc)) from None
+                    raise self._gave_up(f"failed after {self.retries} retries: {exc}") from None
+                silent = time.monotonic() - last_progress
+                if silent > STALL_S:  # a server that accepts and never answers
+                    raise self._gave_up(
+                        f"given up: no data from {_host(self.url)} for {silent:.0f} s ({exc})"
+                    ) from None
                 delay = self.backoff * 2 ** (failures - 1)
                 if self.notice is not None:
                     self.notice(
@@ -213,9 +223,7 @@ class _Transfer:
                 f"and the connection kept dropping ({reason})"
             )
         kept = f"; {self.part} is kept: try again to resume" if _size(self.part) else ""
-        return MAEError(
-            f"download of {self.url} failed after {self.retries} retries: {reason}{kept}"
-        )
+        return MAEError(f"download of {self.url} {reason}{kept}")
 
     def _once(self) -> None:
         have = _size(self.part)
@@ -265,6 +273,7 @@ class _Transfer:
             out = open(self.part, mode)  # noqa: SIM115 (closed below, errors mapped)
         except OSError as exc:
             raise _disk_error(exc, self.part) from exc
+        window_start, window_bytes = time.monotonic(), have
         with out:
             while True:
                 if self.cancel is not None and self.cancel.is_set():
@@ -281,6 +290,16 @@ class _Transfer:
                     raise _disk_error(exc, self.part) from exc
                 have += len(data)
                 self.meter.update(have)
+                now = time.monotonic()
+                if now - window_start >= TRICKLE_WINDOW_S:  # a trickle never times out
+                    rate = (have - window_bytes) / (now - window_start)
+                    if rate < MIN_RATE_BPS:
+                        raise MAEError(
+                            f"download of {self.url} given up: the server sent "
+                            f"{format_bytes(rate)}/s for {now - window_start:.0f} s; "
+                            f"{self.part} is kept: try again to resume"
+                        )
+                    window_start, window_bytes = now, have
         if total is not None and have < total:
             raise _Retry(f"the connection dropped after {have:,} of {total:,} bytes")
         if total is not None and have > total:

@@ -12,6 +12,8 @@ Every function here blocks: call them from a background thread (the app) or the 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import threading
@@ -206,6 +208,56 @@ def fetch(
     return check_opens(dest)
 
 
+def source_file(dest: Path) -> Path:
+    """The hidden record beside a URL download: `.<name>.source.json`, holding the URL it
+    came from (written when the download starts, so a `.part` is tied to its URL too)."""
+    return dest.with_name(f".{dest.name}.source.json")
+
+
+def _source_url(dest: Path) -> str | None:
+    """The URL recorded for `dest`, None when there is no (readable) record."""
+    record = source_file(dest)
+    try:
+        if not record.is_file() or record.stat().st_size > 64 * 1024:
+            return None
+        url = json.loads(record.read_text(encoding="utf-8")).get("url")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return url if isinstance(url, str) else None
+
+
+def url_destination(url: str, folder: Path) -> tuple[Path, bool]:
+    """Where the download of `url` goes in `folder`, and whether it is already complete there.
+
+    The URL's file name when it is free or already holds this URL's download; otherwise
+    (another URL with the same file name, e.g. two Hugging Face `.../resolve/main/
+    model.safetensors`, or a file of unknown origin) `<stem>-<12 hex digits of the URL's
+    sha256><suffix>`. Which URL a file came from is read from its source record, never
+    guessed from the name, so a second URL never gets the first one's file."""
+    name = url_file_name(url)
+    stem, suffix = os.path.splitext(name)
+    keyed = f"{stem}-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:12]}{suffix}"
+    for candidate in (folder / name, folder / keyed):
+        recorded = _source_url(candidate)
+        if recorded == url:
+            return candidate, candidate.is_file()
+        taken = candidate.exists() or part_path(candidate).exists() or recorded is not None
+        if not taken or candidate.name == keyed:
+            return candidate, False
+    raise AssertionError("unreachable: the keyed name is always usable")
+
+
+def _record_source(dest: Path, url: str) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        record = source_file(dest)
+        tmp = record.with_name(record.name + ".tmp")
+        tmp.write_text(json.dumps({"url": url}) + "\n", encoding="utf-8")
+        os.replace(tmp, record)
+    except OSError as exc:
+        raise MAEError(f"cannot write into {dest.parent}: {exc.strerror or exc}") from exc
+
+
 def fetch_url(
     url: str,
     out: str | Path | None = None,
@@ -218,13 +270,20 @@ def fetch_url(
     timeout: float = TIMEOUT_S,
 ) -> Path:
     """Download any http(s) URL into the folder `out` (default: the model cache) under the
-    URL's file name, unless that file is already there; check that it opens; return it."""
+    URL's file name (see `url_destination`: a name another URL's download holds is never
+    reused), unless this URL's download is already there (`status` says it is reused);
+    check that it opens; return it."""
     from ..paths import models_cache_dir
 
     _check_url(url)
-    dest = Path(out if out is not None else models_cache_dir()) / url_file_name(url)
-    if dest.is_file():
+    dest, complete = url_destination(url, Path(out if out is not None else models_cache_dir()))
+    if complete:
+        if status is not None:
+            status(f"{dest.name} was downloaded from this URL before: using it")
         return dest
+    if status is not None and dest.name != url_file_name(url):
+        status(f"{url_file_name(url)} here holds another download: saving as {dest.name}")
+    _record_source(dest, url)
     download(url, dest, progress, cancel, retries, backoff=backoff, timeout=timeout, notice=status)
     if status is not None:
         status(f"checking that {dest.name} opens…")
