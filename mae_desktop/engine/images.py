@@ -24,6 +24,30 @@ RESIZE_POLICIES = ("stretch", "center-crop", "pad")
 # Pillow warns above MAX_IMAGE_PIXELS and errors above twice that; we refuse at the warning.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
+# The only decoders Pillow may use, chosen by the file's content (never its name): Pillow
+# would otherwise try every plugin it has, PostScript through Ghostscript among them (an EPS
+# named .png is run by an external program). PPM covers PBM/PGM/PNM too.
+TRUSTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+ROWS_AT_ONCE = 512  # high-bit-depth images are converted this many rows at a time
+
+
+def _to_grey8(arr: np.ndarray, mode: str) -> np.ndarray:
+    """A 16/32-bit integer or float greyscale array (H, W) -> uint8 (H, W), scaled to 8 bits
+    (I;16: /65535, I: /65535 above 255 else /255, F: /1 when <= 1 else /255), rounded, in
+    blocks of ROWS_AT_ONCE rows: no full-size float64 temporary (a 9000 x 9000 16-bit scan
+    would need 650 MB for one)."""
+    if mode == "F":
+        top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
+    elif mode.startswith("I;16") or arr.max(initial=0) > 255:
+        top = 65535.0
+    else:
+        top = 255.0
+    out = np.empty(arr.shape, dtype=np.uint8)
+    for r in range(0, arr.shape[0], ROWS_AT_ONCE):
+        block = arr[r : r + ROWS_AT_ONCE].astype(np.float64) * (255.0 / top)
+        out[r : r + ROWS_AT_ONCE] = np.clip(np.round(block), 0, 255)
+    return out
+
 
 def to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode -> 8-bit RGB.
@@ -34,15 +58,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        if img.mode == "F":
-            top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
-        elif img.mode.startswith("I;16") or arr.max(initial=0) > 255:
-            top = 65535.0
-        else:
-            top = 255.0
-        grey = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
+        return Image.fromarray(_to_grey8(np.asarray(img), img.mode)).convert("RGB")
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -62,7 +78,7 @@ def open_image(path: Path, what: str = "image") -> Iterator[Image.Image]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(path, formats=TRUSTED_FORMATS) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise MAEError(
                         f"{what} {path.name} is {im.width}x{im.height} pixels, more than the "
@@ -75,7 +91,10 @@ def open_image(path: Path, what: str = "image") -> Iterator[Image.Image]:
     except MAEError:
         raise
     except UnidentifiedImageError as exc:
-        raise MAEError(f"cannot read {what} {path.name}: not an image Pillow can read") from exc
+        raise MAEError(
+            f"cannot read {what} {path.name}: not an image of a kind MAE Desktop reads "
+            f"({', '.join(TRUSTED_FORMATS)})"
+        ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(found.group(1)):,} pixels, " if found else ""
@@ -91,7 +110,8 @@ def open_image(path: Path, what: str = "image") -> Iterator[Image.Image]:
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """Open any image Pillow reads, apply its EXIF orientation, return 8-bit RGB.
+    """Open a PNG, JPEG, BMP, GIF, TIFF, WebP or PPM image (TRUSTED_FORMATS, known by its
+    content), apply its EXIF orientation, return 8-bit RGB.
 
     Raises MAEError for missing, non-image, truncated and oversized (decompression bomb)
     files, and for anything that is not an ordinary file (a pipe, a device).
