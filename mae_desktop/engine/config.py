@@ -17,6 +17,29 @@ INPUT_NORMS: dict[str, tuple[Triple, Triple]] = {
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
 }
+# Normalisation constants a model can use: checked as the float32 the pass computes in, so
+# that (x - mean) / std of [0, 1] pixels stays finite and meaningful (a std of 1e-40 is
+# positive as a Python float but divides by zero in float32).
+STD_RANGE = (1e-4, 1e4)
+MEAN_LIMIT = 1e4
+
+
+def norm_problem(mean: Any, std: Any) -> str | None:
+    """Why (mean, std) cannot normalise pixels in float32, or None when they can: each value
+    finite as float32, |mean| <= MEAN_LIMIT, std within STD_RANGE."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        m32 = np.asarray(mean, dtype=np.float64).astype(np.float32)
+        s32 = np.asarray(std, dtype=np.float64).astype(np.float32)
+    if not (np.isfinite(m32).all() and np.abs(m32).max(initial=0) <= MEAN_LIMIT):
+        return f"every mean must be a number from {-MEAN_LIMIT:g} to {MEAN_LIMIT:g}"
+    lo, hi = STD_RANGE
+    if not (np.isfinite(s32).all() and s32.min(initial=1) >= lo and s32.max(initial=1) <= hi):
+        return f"every std must be from {lo:g} to {hi:g} (pixels are divided by it)"
+    return None
+
+
 INPUT_NORM_HELP = (
     "none ([0, 1] pixels), imagenet, or MEAN:STD with one or three comma-separated "
     "numbers on each side, e.g. 0.5:0.25 or 0.485,0.456,0.406:0.229,0.224,0.225"
@@ -47,6 +70,9 @@ def parse_input_norm(spec: str) -> tuple[Triple, Triple]:
     mean, std = sides
     if min(std) <= 0:
         raise ValueError(f"input normalisation {spec!r}: std must be positive")
+    problem = norm_problem(mean, std)
+    if problem:
+        raise ValueError(f"input normalisation {spec!r}: {problem}")
     return mean, std
 
 

@@ -164,7 +164,14 @@ class ModelSession:
             )
         mean = np.asarray(cfg.mean, dtype=np.float32)
         std = np.asarray(cfg.std, dtype=np.float32)
-        patches = patchify((image.astype(np.float32) - mean) / std, cfg.patch_size)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            normalised = (image.astype(np.float32) - mean) / std
+        if not np.isfinite(normalised).all():
+            raise MAEError(
+                "the normalised image is not finite (NaN or infinity): the pixels or the "
+                f"input normalisation (mean {list(cfg.mean)}, std {list(cfg.std)}) are wrong"
+            )
+        patches = patchify(normalised, cfg.patch_size)
         x = torch.from_numpy(np.ascontiguousarray(patches))[None]
         ids = torch.from_numpy(np.flatnonzero(~mask.ravel()))[None]
         return x.to(self.device, self.compute_dtype), ids.to(self.device)
@@ -197,12 +204,37 @@ class ModelSession:
 
         return self._guarded(run)
 
+    def _check_finite(self, pred: np.ndarray | None, weights: np.ndarray | None) -> None:
+        """A pass whose prediction or attention holds NaN or infinity is an error naming the
+        likely cause, never a result (it would show as black panels and null metrics)."""
+        bad = [
+            what
+            for what, a in (("prediction", pred), ("attention", weights))
+            if a is not None and not np.isfinite(a).all()
+        ]
+        if not bad:
+            return
+        name = dtype_name(self.dtype)
+        if name != "fp32":
+            cause = f"{name} overflowed on this model: choose fp32 (Precision menu, --dtype fp32)"
+        else:
+            cause = (
+                "the weights make the activations overflow float32 (a damaged checkpoint, or "
+                "one that is not an MAE), or the input normalisation is far from the model's"
+            )
+        raise MAEError(
+            f"{self.checkpoint.path.name} gave a non-finite {' and '.join(bad)} (NaN or "
+            f"infinity) in {name}: {cause}"
+        )
+
     def predict(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """image float32 (H, W, 3) in [0, 1], mask bool (gh, gw) -> float32 (N, patch_dim)
         prediction in model space for every patch."""
         if not self.config.has_decoder:
             raise self._no_decoder()
-        return self._forward(image, mask, True, None)[0]
+        pred = self._forward(image, mask, True, None)[0]
+        self._check_finite(pred, None)
+        return pred
 
     def reconstruct(
         self, image: np.ndarray, mask: np.ndarray, mode: str = "auto", norm_pix: bool | None = None
@@ -221,6 +253,7 @@ class ModelSession:
         """Attention maps of every layer and head for one query, on the patch grid."""
         self._check_part(part)
         _, weights = self._forward(image, mask, False, part)
+        self._check_finite(None, weights)
         return self._maps(weights, mask, part, query, with_rollout)
 
     def analyse(
@@ -246,6 +279,7 @@ class ModelSession:
         t0 = time.perf_counter()
         pred, weights = self._forward(image, mask, decode, attention)
         latency = (time.perf_counter() - t0) * 1000.0
+        self._check_finite(pred, weights)
         notes = []
         rec = None
         if pred is not None and decode:

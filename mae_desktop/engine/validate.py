@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from .config import ACTIVATIONS, MAEConfig
+from .config import ACTIVATIONS, MAEConfig, norm_problem
 from .errors import MAEError
 
 MAX_DEPTH = 64  # transformer layers, encoder or decoder
@@ -147,6 +147,9 @@ def validate_config(cfg: MAEConfig, name: str, fields: dict[str, str] | None = N
             raise c.fail(field, "expected three finite numbers (red, green, blue)")
     if min(cfg.std) <= 0:
         raise c.fail("std", "every std must be positive (pixels are divided by it)")
+    problem = norm_problem(cfg.mean, cfg.std)
+    if problem:
+        raise c.fail("mean" if "mean" in problem else "std", problem)
 
 
 def _branch(c: _Checker, pre: str, min_depth: int) -> None:
