@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.errors import MAEError
-from ..engine.files import regular_file, writable_folder
+from ..engine.files import regular_file, safe_name, writable_folder
 from .arguments import PROG
 
 
@@ -27,23 +27,30 @@ def _checkpoint_path(arg: str | None) -> Path:
     return found
 
 
-def _unique_dirs(out: Path, images: list[str]) -> list[Path]:
-    """Each image's output folder: out itself for one image; else out/<file name without
-    extension>, and when an earlier image took that name, the first free of <name>-2, -3, ...
-    in argument order. Names are compared ignoring case, as Windows and macOS folders are."""
+def _unique_dirs(out: Path, images: list[str]) -> tuple[list[Path], list[str]]:
+    """Each image's output folder, and notes for names that had to change: out itself for
+    one image; else out/<file name without extension>, made safe (`safe_name`: '...png'
+    has the stem '..', which must never leave out), and when an earlier image took that
+    name, the first free of <name>-2, -3, ... in argument order. Names are compared ignoring
+    case, as Windows and macOS folders are."""
     if len(images) == 1:
-        return [out]
+        return [out], []
     taken: set[str] = set()
-    dirs = []
+    dirs, notes = [], []
     for image in images:
-        stem = Path(image).stem or "image"
-        name, n = stem, 1
+        stem = Path(image).stem
+        safe = safe_name(stem)
+        name, n = safe, 1
         while name.casefold() in taken:
             n += 1
-            name = f"{stem}-{n}"
+            name = f"{safe}-{n}"
         taken.add(name.casefold())
         dirs.append(out / name)
-    return dirs
+        if safe != stem:
+            notes.append(
+                f"{image}: its name cannot be a folder name; its results go into {out / name}"
+            )
+    return dirs, notes
 
 
 def _figure_paths(figure: str | None, folders: list[Path]) -> list[Path | None]:
@@ -95,7 +102,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from ..engine.session import ModelSession
 
     out = Path(args.out)
-    folders = _unique_dirs(out, args.images)
+    folders, notes = _unique_dirs(out, args.images)
+    for note in notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     figures = _figure_paths(args.figure, folders)  # bad arguments fail before the model loads
     check_scale(args.figure_scale)
     _check_outputs(out, folders, figures)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import MAEError
@@ -131,8 +132,74 @@ def writable_folder(path: str | Path, what: str = "output folder") -> Path:
     return path
 
 
+# names Windows gives to devices, with any extension (CON.png is the console too)
+WINDOWS_RESERVED = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(1, 10)),
+        *(f"LPT{i}" for i in range(1, 10)),
+    }
+)
+
+
+def safe_name(name: str, fallback: str = "image") -> str:
+    """`name` as a file or folder name that stays where it is put, on every system: no
+    separators or characters Windows refuses (each becomes '_'), no leading or trailing
+    dots and spaces (so never '.' or '..'), not a Windows device name (CON, NUL, COM1, ...:
+    '_' appended); `fallback` when nothing is left."""
+    cleaned = "".join("_" if c in '<>:"/\\|?*' or ord(c) < 32 else c for c in name)
+    cleaned = cleaned.strip(" .")
+    if not cleaned:
+        return fallback
+    if cleaned.split(".")[0].rstrip(" ").upper() in WINDOWS_RESERVED:
+        return cleaned + "_"
+    return cleaned
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, what: str = "file") -> Iterator[Path]:
+    """Write a file whole or not at all: yields a temporary name beside `path` (same folder,
+    hidden, same suffix so writers that look at it still work); when the block ends without
+    error it is renamed over `path` in one step. On any error the temporary file is removed
+    and an OSError becomes MAEError naming `path` ('the disk is full' for ENOSPC/EDQUOT); a
+    reader never sees a half-written `path`, and an older `path` survives a failed write."""
+    import errno
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, MAEError):
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+                raise MAEError(f"cannot write {what} {path}: the disk is full") from exc
+            raise MAEError(f"cannot write {what} {path}: {exc.strerror or exc}") from exc
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes, what: str = "file") -> Path:
+    """atomic_write of `data`; returns `path`."""
+    with atomic_write(path, what) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
 def _article(what: str) -> str:
     return "an" if what[:1].lower() in "aeiou" else "a"
 
 
-__all__ = ["inside", "regular_file", "regular_folder", "writable_folder"]
+__all__ = [
+    "atomic_write",
+    "inside",
+    "regular_file",
+    "regular_folder",
+    "safe_name",
+    "writable_folder",
+    "write_bytes",
+]

@@ -164,7 +164,61 @@ def test_a_near_black_and_white_mask_image_is_used(hf_pair, photo, tmp_path, cap
 )
 def test_unique_dirs_are_predictable(images, folders):
     out = Path("out")
-    assert cli._unique_dirs(out, images) == [out / f if f else out for f in folders]
+    assert cli._unique_dirs(out, images)[0] == [out / f if f else out for f in folders]
+
+
+@pytest.mark.parametrize(
+    ("names", "expected", "renamed"),
+    [
+        (["...png", "a.png"], ["image", "a"], ["...png"]),  # stem '..': never out's parent
+        (["..png", "b.png"], ["image", "b"], ["..png"]),  # stem '.': never --out itself
+        ([".png", "c.png"], ["png", "c"], [".png"]),  # a leading dot would hide the folder
+        (
+            ["CON.png", "nul.jpg", "COM3.x.png"],
+            ["CON_", "nul_", "COM3.x_"],
+            ["CON.png", "nul.jpg", "COM3.x.png"],
+        ),  # Windows device names, with any extension
+        (["a .png", "b..png", "x:y.png"], ["a", "b", "x_y"], ["a .png", "b..png", "x:y.png"]),
+        (["...png", "....png"], ["image", "image-2"], ["...png", "....png"]),
+        (["cat.png", "x/cat.png"], ["cat", "cat-2"], []),  # a clash is no bad name
+    ],
+)
+def test_output_folders_never_leave_out_and_the_note_says_why(names, expected, renamed, tmp_path):
+    out = tmp_path / "out"
+    dirs, notes = cli._unique_dirs(out, names)
+    assert [d.name for d in dirs] == expected
+    for d in dirs:  # each folder is a child of --out, whatever the name resolves to
+        assert d.resolve().parent == out.resolve()
+    assert [n.split(": ")[0] for n in notes] == renamed
+    assert all("its name cannot be a folder name" in n for n in notes)
+
+
+def test_a_dot_dot_stem_writes_inside_out(hf_pair, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    pic = Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype("uint8"))
+    pic.save(photos / "...png", format="PNG")
+    pic.save(photos / "b.png")
+    out = tmp_path / "work" / "out"
+    code = cli.main(
+        [
+            "reconstruct",
+            str(photos / "...png"),
+            str(photos / "b.png"),
+            "--checkpoint",
+            str(hf_pair[1]),
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert (out / "image" / "metrics.json").is_file() and (out / "b" / "metrics.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["out"]
+    assert "its name cannot be a folder name" in err
 
 
 def test_same_named_images_go_to_numbered_folders_and_say_so(hf_pair, photo, tmp_path, capsys):
