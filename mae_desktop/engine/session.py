@@ -24,6 +24,7 @@ from .config import MAEConfig
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import MAEError
 from .images import load_image
+from .memory import check_pass_fits
 from .model import MAEModel
 from .patches import patchify
 from .quantize import dequantize_linears, is_quantized, quantize_linears
@@ -80,6 +81,8 @@ class ModelSession:
         auto = (dtype or "").lower() == "auto"
         dt = torch.float32 if auto else resolve_dtype(dtype, dev)
         ckpt = load_checkpoint(path, heads, decoder_heads, input_norm)
+        # before the model is built and long before a pass (auto's first one included)
+        check_pass_fits(ckpt.config, Path(path).name, str(dev))
         session = cls(ckpt, build_model(ckpt), dev, dt)
         if auto:
             session.to(dev, "auto")
@@ -143,16 +146,34 @@ class ModelSession:
 
     # -- running -------------------------------------------------------------------------
     def _guarded(self, fn):
-        """Run fn; on CUDA out-of-memory move to the CPU (fp32), say so, and run it again."""
+        """Run fn; on CUDA out-of-memory move to the CPU (fp32), say so, and run it again.
+        An allocation that fails on the CPU is "not enough memory", never an internal error."""
         try:
-            return fn()
+            return self._allocating(fn)
         except torch.cuda.OutOfMemoryError:
             if self.device.type != "cuda":
                 raise
             torch.cuda.empty_cache()
             self.to(torch.device("cpu"), torch.float32)
             self.messages.append("the GPU ran out of memory; switched to the CPU (fp32)")
+            return self._allocating(fn)
+
+    def _allocating(self, fn):
+        try:
             return fn()
+        except torch.cuda.OutOfMemoryError:
+            raise
+        except (MemoryError, RuntimeError) as exc:
+            text = str(exc)
+            if not isinstance(exc, MemoryError) and not any(
+                s in text for s in ("can't allocate memory", "not enough memory", "out of memory")
+            ):
+                raise
+            raise MAEError(
+                f"not enough memory for one pass of {self.checkpoint.path.name} on "
+                f"{self.device} ({self.config.num_patches} patches); close other programs or "
+                "choose a smaller model"
+            ) from exc
 
     def _inputs(self, image: np.ndarray, mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
