@@ -9,6 +9,7 @@ request in `EditorState.analyse_request`; a request becomes tensors in `core.wor
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self._pointer: tuple[float, float] | None = None  # the linked cursor, image pixels
         self._hover_cell: tuple[int, int] | None = None
         self.layout_mode = "grid"
+        # the clock of the draw throttle (seconds; a test gives a fake one)
+        self.clock: Callable[[], float] = time.perf_counter
         self._last_draw = 0.0
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
@@ -231,7 +234,7 @@ class MainWindow(QMainWindow):
         if self._draw_timer.isActive():
             return
         interval = DRAW_INTERVAL_PAINTING_MS if self.editor.stroking else DRAW_INTERVAL_MS
-        wait_ms = interval - (time.perf_counter() - self._last_draw) * 1000.0
+        wait_ms = interval - (self.clock() - self._last_draw) * 1000.0
         if wait_ms <= 0:
             self._draw_pending()
         else:
@@ -241,7 +244,7 @@ class MainWindow(QMainWindow):
         shown, self._pending = self._pending, None
         if shown is None or self._closed or not self.live.is_current(shown):
             return
-        self._last_draw = time.perf_counter()
+        self._last_draw = self.clock()
         self.results.draw(shown)
         self.metrics.show_result(shown)
         self.status.show_result(shown)

@@ -223,17 +223,20 @@ def write_cache(path: Path, key: str, entry: dict[str, Any]) -> None:
 
 
 # -- measuring ---------------------------------------------------------------------------------
-def calibration_measure(session: ModelSession) -> Measure:
+def calibration_measure(
+    session: ModelSession, clock: Callable[[], float] = time.perf_counter
+) -> Measure:
     """One pass as the app runs it (reconstruction and encoder attention weights, batch 1)
-    on the calibration photo at the model's input size under a 75% random mask (seed 0)."""
+    on the calibration photo at the model's input size under a 75% random mask (seed 0),
+    timed by `clock` (seconds)."""
     image = session.load_image(calibration_image())
     mask = random_mask(session.config.grid_size, MASK_RATIO, seed=0)
     decode = session.config.has_decoder
 
     def measure(s: ModelSession) -> Pass:
-        t0 = time.perf_counter()
+        t0 = clock()
         pred, weights = s._forward(image, mask, decode, "encoder")
-        ms = (time.perf_counter() - t0) * 1000.0
+        ms = (clock() - t0) * 1000.0
         psnr = None
         if decode and pred is not None:
             psnr = decode_prediction(pred, image, mask, s.config, "auto", None).masked_psnr
@@ -294,13 +297,15 @@ def choose(
     device: torch.device,
     measure: Measure | None = None,
     cache_path: Path | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[str, str]:
     """Place the session's model on `device` in the precision 'auto' stands for there, and
     return (its name, why). Remembered choices are reused. Otherwise a copy of the model is
     made in each candidate precision and they take turns, one pass each (`measure`, default
     `calibration_measure`), for WARMUP_PASSES + TIMED_PASSES rounds: interleaved, so that
     other work on the machine slows them all alike. A candidate's time is its fastest timed
-    pass. The winner stays, the other copies go, and the choice is written down."""
+    pass. The winner stays, the other copies go, and the choice is written down (with the
+    seconds the measurement took, by `clock`)."""
     path = cache_file() if cache_path is None else cache_path
     key = f"{model_key(session)} | {machine_key(device)}"
     offered = candidates(device)
@@ -308,7 +313,7 @@ def choose(
     if remembered is not None and remembered["dtype"] in offered:
         session._place(device, DTYPES[remembered["dtype"]])
         return remembered["dtype"], remembered["reason"]
-    t0 = time.perf_counter()
+    t0 = clock()
     session._place(device, torch.float32)
     if offered == ["fp32"]:
         return "fp32", "fp32: the only precision here"
@@ -337,7 +342,7 @@ def choose(
     name, reason = pick(trials)
     session.model, session.dtype = models[name], DTYPES[name]
     models.clear()
-    seconds = time.perf_counter() - t0
+    seconds = clock() - t0
     write_cache(
         path,
         key,
