@@ -7,7 +7,10 @@ session files serialise it; `analyse_request()` is where an edit becomes a reque
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from ..engine.errors import MAEError
 from ..engine.images import RESIZE_POLICIES, fit_image
 from ..engine.reconstruction import MODES
 from ..engine.sweep import SWEEP_RATIOS
-from .events import Event
+from .events import Event, held
 from .requests import Analyse, Sweep, frozen_array
 
 DEFAULT_SIZE = (224, 224)  # before a model is known
@@ -110,6 +113,33 @@ class EditorState:
         # the user's input normalisation ('none', 'imagenet', 'MEAN:STD'); None: the file's
         self.input_norm: str | None = None
         self.compare: dict[str, Any] | None = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Changes made inside are applied whole or not at all: events are held and then
+        announced once each (model, image, mask, history, generator, options, compare, in
+        that order), so views never draw a half-applied state; if the block raises, every
+        attribute is put back as it was and nothing is announced."""
+        saved = {
+            k: copy.deepcopy(v) if isinstance(v, MaskHistory | dict) and k != "model" else v
+            for k, v in vars(self).items()
+            if not isinstance(v, Event)
+        }
+        order = [
+            self.model_changed,
+            self.image_changed,
+            self.mask_changed,
+            self.history_changed,
+            self.generator_changed,
+            self.options_changed,
+            self.compare_changed,
+        ]
+        try:
+            with held(order):
+                yield
+        except BaseException:
+            vars(self).update(saved)
+            raise
 
     # -- geometry ------------------------------------------------------------------------------
     @property

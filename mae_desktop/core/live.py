@@ -215,15 +215,29 @@ class LiveController:
         heads = {"heads": None, "decoder_heads": None, **session.heads}
         try:
             apply_session(self.editor, session, opened.source, info, request.device, heads)
-        except MAEError as exc:
-            self.error.emit(f"cannot open the session: {exc}")
-            return
-        except Exception as exc:  # a bug: said in one line, logged whole
-            log.error("applying a session failed:\n%s", traceback.format_exc())
-            self.error.emit(f"internal error: {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if info is not None:  # the worker already holds the session's model
+                self._restore_model()
+            if isinstance(exc, MAEError):
+                self.error.emit(f"cannot open the session: {exc}")
+            else:  # a bug: said in one line, logged whole
+                log.error("applying a session failed:\n%s", traceback.format_exc())
+                self.error.emit(f"internal error: {type(exc).__name__}: {exc}")
             return
         if opening.note and request.use_checkpoint and session.checkpoint_path:
             self.notice.emit(opening.note)
+
+    def _restore_model(self) -> None:
+        """Give the worker back the model the editor still has (a session that failed on
+        this thread after the worker had loaded the session's model)."""
+        m, e = self.editor.model, self.editor
+        if m is None:
+            return
+        dtype = "auto" if m.get("auto") else str(m.get("dtype", "fp32"))
+        h = e.head_overrides
+        self.open_model(
+            m["path"], e.device_choice, dtype, h.get("heads"), h.get("decoder_heads"), e.input_norm
+        )
 
     @property
     def busy(self) -> bool:

@@ -115,12 +115,26 @@ def apply_session(
 ) -> None:
     """Put a (validated) session into the editor: the model `info` the worker just loaded
     for it (None: the model stays), its options, `source` (None: the image stays) and its
-    mask. Without a new model the session is first checked against the editor's; a refusal
-    (MAEError) changes nothing."""
+    mask. Without a new model the session is first checked against the editor's. Applied
+    as one transaction: views see only the final state, and any failure (MAEError or not)
+    puts every field back and announces nothing."""
+    with editor.transaction():
+        _apply(editor, session, source, info, device, overrides)
+
+
+def _apply(
+    editor: EditorState,
+    session: Session,
+    source: Image.Image | None,
+    info: dict[str, Any] | None,
+    device: str | None,
+    overrides: dict[str, int | None] | None,
+) -> None:
     if info is None:
         check_against_model(session, editor.grid, editor.config)
     else:
         editor.set_model(info, device, overrides)
+        check_against_model(session, editor.grid, editor.config)
     g = session.generator
     editor.set_generator(
         mode=g.get("mode", "random"), ratio=float(g.get("ratio", 0.75)), seed=g.get("seed", 0)
