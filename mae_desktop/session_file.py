@@ -16,6 +16,7 @@ against the saved one). Hashing reads whole files: callers run it off the GUI th
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -319,12 +320,42 @@ def read_session(path: str | Path) -> Session:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             raw = fh.read(MAX_SESSION_BYTES + 1)
-        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError as exc:
         raise MAEError(f"session file not found: {p}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise MAEError(f"cannot read session {p.name}: {exc}") from exc
-    return parse_session(data, p.name)
+    except OSError as exc:
+        raise MAEError(f"cannot read session {p.name}: {exc.strerror or exc}") from exc
+    return parse_session(session_json(raw, p.name), p.name)
+
+
+def session_json(raw: bytes, name: str) -> Any:
+    """A session file's bytes as JSON: UTF-8, with or without the byte-order mark some
+    editors add (Windows Notepad); MAEError saying what is wrong otherwise (not UTF-8, not
+    JSON, nested too deeply)."""
+    from .engine import jsonfile
+
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    return jsonfile.loads(raw, f"session {name}")
+
+
+def session_problem(path: str | Path) -> str | None:
+    """Why the ordinary file `path` is not a session file to open, or None when it is one
+    (the format key is checked, not the other fields: `read_session` does that and names
+    them). Reads at most MAX_SESSION_BYTES."""
+    p = Path(path)
+    size = p.stat().st_size
+    if size > MAX_SESSION_BYTES:
+        return f"{size:,} bytes: too large for a session file (at most {MAX_SESSION_BYTES:,})"
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(MAX_SESSION_BYTES + 1)
+    try:
+        data = session_json(raw, p.name)
+    except MAEError as exc:
+        return str(exc).removeprefix(f"session {p.name} ")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return "a JSON file, but not an MAE Desktop session"
+    return None
 
 
 # -- the files it names ----------------------------------------------------------------------

@@ -607,9 +607,9 @@ MUTANTS: list[Mutant] = [
     ),
     m(
         "any-json-is-a-session",
-        "mae_desktop/core/launch_files.py",
-        'data.get("format") == SESSION_FORMAT',
-        'data.get("format") is not None',
+        "mae_desktop/session_file.py",
+        'data.get("format") != FORMAT:\n        return "a JSON file',
+        'data.get("format") is None:\n        return "a JSON file',
         "tests/cli/test_open_files.py::test_files_of_no_known_kind_say_why",
         "tests/cli/test_open_files.py::test_files_are_told_by_what_they_are",
     ),

@@ -23,6 +23,7 @@ from .. import APP_NAME, __version__
 from ..binding import binding_problem
 from ..core.launch_files import LaunchPlan
 from ..engine.errors import MAEError
+from ..engine.files import atomic_write
 from ..engine.images import read_image
 from ..paths import default_model, package_resources
 from .main_window import MainWindow
@@ -142,8 +143,13 @@ def _check_inputs(
     """What is wrong with the files a one-shot mode was given, before any window opens."""
     if launch is not None and launch.problems:
         return launch.messages[0]
-    if checkpoint is not None and not Path(checkpoint).exists():
-        return f"checkpoint not found: {checkpoint}"
+    if checkpoint is not None:
+        try:
+            os.stat(checkpoint)  # a link loop or a refusal is not "not found"
+        except (FileNotFoundError, NotADirectoryError):
+            return f"checkpoint not found: {checkpoint}"
+        except (OSError, ValueError) as exc:
+            return f"cannot open checkpoint {checkpoint}: {getattr(exc, 'strerror', None) or exc}"
     given = launch is not None and bool(launch.checkpoint or launch.session)
     if checkpoint is None and default_model() is None and not given:
         return "the bundled default model is missing"
@@ -272,8 +278,13 @@ def run_app(
 
         def grab(window: MainWindow) -> tuple[int, str]:
             QApplication.processEvents()
-            ok = window.grab().save(str(Path(screenshot)))
-            return (0, "") if ok else (1, f"cannot write {screenshot}")
+            try:  # PNG whatever the name says; written whole or not at all
+                with atomic_write(screenshot, "screenshot") as tmp:
+                    if not window.grab().save(str(tmp), "PNG"):
+                        raise OSError(f"Qt could not write {tmp.name}")
+            except MAEError as exc:
+                return 1, str(exc)
+            return 0, ""
 
         code, line = _one_shot(
             checkpoint, image, grab, timeout_s, size or DEFAULT_SIZE, launch=launch

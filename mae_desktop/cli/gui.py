@@ -18,6 +18,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     if args.size and not args.screenshot:
         raise MAEError("--size sets the window size of --screenshot: give --screenshot PATH")
+    if args.screenshot:
+        _check_screenshot(args.screenshot)
     try:
         launch = plan_launch(getattr(args, "files", []), args.app_checkpoint, args.app_image)
     except LaunchConflict as exc:
@@ -36,3 +38,18 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(
         args.app_checkpoint, args.app_image, args.screenshot, size=args.size, launch=launch
     )
+
+
+def _check_screenshot(name: str) -> None:
+    """--screenshot writes a PNG: a name without a suffix is fine (it is written as PNG);
+    another suffix, or a folder that cannot be written, is refused before the window opens."""
+    from pathlib import Path
+
+    from ..engine.files import writable_folder
+
+    path = Path(name)
+    if path.suffix and path.suffix.lower() != ".png":
+        raise MAEError(f"--screenshot writes a PNG image: give a .png name, not {path.name}")
+    if path.is_dir():
+        raise MAEError(f"--screenshot {name} is a folder; give a file name")
+    writable_folder(path.parent if str(path.parent) else Path("."), "folder of --screenshot")

@@ -22,7 +22,6 @@ What opens (`plan_launch`), the same rules wherever the files come from:
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Sequence
@@ -31,8 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES
-from ..session_file import FORMAT as SESSION_FORMAT
-from ..session_file import MAX_SESSION_BYTES
+from ..session_file import session_problem
 
 IMAGE, CHECKPOINT, SESSION = "image", "checkpoint", "session"
 KINDS = (IMAGE, CHECKPOINT, SESSION)
@@ -126,15 +124,8 @@ def _head(path: Path, size: int) -> bytes:
 
 
 def _is_session(path: Path) -> bool:
-    """Whether a file holds JSON whose "format" is the session format. A file too large, not
-    UTF-8 or not JSON is not a session."""
-    if path.stat().st_size > MAX_SESSION_BYTES:
-        return False
-    try:
-        data = json.loads(_head(path, MAX_SESSION_BYTES).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return False
-    return isinstance(data, dict) and data.get("format") == SESSION_FORMAT
+    """Whether a file holds a session (see `session_file.session_problem`)."""
+    return session_problem(path) is None
 
 
 def _sniff(path: Path) -> str | None:
@@ -152,7 +143,7 @@ def _sniff(path: Path) -> str | None:
     header_len = int.from_bytes(head[:8], "little")
     if head[8:10] == b'{"' and header_len <= path.stat().st_size - 8:
         return CHECKPOINT
-    if head.lstrip()[:1] == b"{" and _is_session(path):
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{" and _is_session(path):
         return SESSION
     return None
 
@@ -184,9 +175,10 @@ def kind_of(token: str | os.PathLike[str]) -> LaunchFile:
         return LaunchFile(path, CHECKPOINT)
     try:
         if suffix in SESSION_SUFFIXES:
-            if _is_session(p):
+            problem = session_problem(p)
+            if problem is None:
                 return LaunchFile(path, SESSION)
-            return LaunchFile(path, None, "a JSON file, but not an MAE Desktop session")
+            return LaunchFile(path, None, problem)
         kind = _sniff(p)
     except OSError as exc:
         return LaunchFile(path, None, exc.strerror or str(exc))

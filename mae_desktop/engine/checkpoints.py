@@ -10,13 +10,14 @@ mis-shaped tensors are errors that list them.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from . import jsonfile
 from .config import MAEConfig, parse_input_norm
 from .errors import MAEError
 from .files import regular_file, regular_folder
@@ -135,8 +136,13 @@ def load_checkpoint(
     them) are opened: a pipe or a device is refused before it is read.
     """
     path = Path(path)
-    if not path.exists():
-        raise MAEError(f"checkpoint not found: {path}")
+    try:
+        os.stat(path)  # unlike exists(), tells a link loop or a refusal from a missing file
+    except (FileNotFoundError, NotADirectoryError):
+        raise MAEError(f"checkpoint not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MAEError(f"cannot open checkpoint {path}: {reason}") from None
     if path.is_dir():
         regular_folder(path, "checkpoint folder")
     else:
@@ -194,10 +200,7 @@ def _convert(path: Path, heads: int | None, decoder_heads: int | None) -> Checkp
         )
     tensors, meta, args = read_weights(path)
     if METADATA_KEY in meta:
-        try:
-            own = json.loads(meta[METADATA_KEY])
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise MAEError(f"{name}: the MAE Desktop metadata is not valid JSON") from exc
+        own = jsonfile.loads(meta[METADATA_KEY], f"{name}: the MAE Desktop metadata")
         if not isinstance(own, dict):
             raise MAEError(
                 f"{name}: the MAE Desktop metadata is a JSON {type(own).__name__}, "

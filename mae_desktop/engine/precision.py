@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -53,6 +54,7 @@ MASK_RATIO = 0.75
 CACHE_ENV = "MAE_DESKTOP_PRECISION_CACHE"  # a file path; else the user's cache folder
 CACHE_VERSION = 1
 CACHE_ENTRIES = 100  # the newest are kept
+CACHE_MAX_BYTES = 1 << 20  # 100 entries are about 40 kB
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,17 @@ def cache_file() -> Path:
 
 
 def read_cache(path: Path) -> dict[str, dict[str, Any]]:
-    """The remembered choices; {} when the file is missing, unreadable or not ours."""
+    """The remembered choices; {} when the file is missing, unreadable or not ours: only an
+    ordinary file of at most CACHE_MAX_BYTES is read (a FIFO there would block every open),
+    and JSON nested too deeply for the parser counts as damaged."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > CACHE_MAX_BYTES:
+            return {}
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(CACHE_MAX_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return {}

@@ -304,10 +304,19 @@ def check_dense(tensors: dict[str, torch.Tensor], name: str) -> None:
         )
 
 
+# floating-point weights we read (float8 and other formats have no CPU kernels to check or run)
+WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+
+
 def check_finite(tensors: dict[str, torch.Tensor], name: str) -> None:
     """Refuse tensors holding NaN or infinity (a damaged or diverged file would give
     garbage), naming the first such tensor."""
     for key, t in tensors.items():
+        if t.is_floating_point() and t.dtype not in WEIGHT_DTYPES:
+            raise MAEError(
+                f"{name}: tensor {key} is {str(t.dtype).removeprefix('torch.')}; weights must "
+                "be float32, float16, bfloat16 or float64 (convert the file first)"
+            )
         if not (t.is_floating_point() or t.is_complex()) or t.numel() == 0:
             continue
         if t.is_floating_point():  # fast path: NaN and infinity show in the extremes

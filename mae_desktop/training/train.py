@@ -296,6 +296,11 @@ class Trainer:
         )
         files = list_images(opts.data)
         train_files, self.val_files = split(files)
+        if not train_files:  # the first file (of every ten) is kept for validation
+            raise MAEError(
+                f"{opts.data} has {len(files)} image{'s' if len(files) != 1 else ''}: training "
+                "needs at least 2 (every tenth, from the first, is kept for validation)"
+            )
         self.out.mkdir(parents=True, exist_ok=True)
         self.sampler = CropSampler(
             decode_all(train_files, opts.max_side), self.cfg.image_size[0], self.device, opts.seed

@@ -10,13 +10,13 @@ from tests.app.gui import ROOT, finish, run_main, start_main
 
 
 def test_screenshot_shows_the_window_with_results(tmp_path, hf_pair):
-    out = tmp_path / "shot.png"
+    out = tmp_path / "shot"  # no suffix: still a PNG (the mode writes PNG)
     bright = ROOT / "mae_desktop" / "resources" / "samples" / "chelsea.png"
     args = ("--checkpoint", hf_pair[1], "--image", bright, "--screenshot", out)
     result = run_main(*args, "--size", "1024x700")
     assert result.returncode == 0, result.stderr
     with Image.open(out) as im:
-        assert im.size == (1024, 700)
+        assert im.format == "PNG" and im.size == (1024, 700)
         pixels = np.asarray(im.convert("RGB")).astype(int)
     # a window with content, not a blank one: many distinct colours
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500

@@ -149,7 +149,7 @@ def test_not_a_session(tmp_path):
     for text, message in [
         ("[]", "not an MAE Desktop session"),
         ('{"format": "mae-desktop-session", "version": 7}', "version 7"),
-        ("{", "cannot read session"),
+        ("{", "session s.json is not valid JSON"),
         ('{"format": "mae-desktop-session", "version": 1}', "damaged"),
     ]:
         (tmp_path / "s.json").write_text(text)

@@ -4,7 +4,6 @@ state dict that tracks which tensors were used, and small tensor-layout helpers.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import pickle
 import re
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 
+from .. import jsonfile
 from ..config import MAEConfig
 from ..errors import MAEError
 from ..files import regular_file
@@ -152,9 +152,10 @@ def read_json(path: Path) -> dict:
             f"{shown} is {path.stat().st_size:,} bytes, too large for a configuration file"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise MAEError(f"cannot read {shown}: {exc}") from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MAEError(f"cannot read {shown}: {exc.strerror or exc}") from exc
+    data = jsonfile.loads(raw, shown)
     if not isinstance(data, dict):
         raise MAEError(f"{shown} does not hold a JSON object")
     return data
