@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from ..engine.errors import MAEError
+from ..engine.errors import MAEError, known_cause
 from .arguments import PROG
 from .gui import cmd_gui
 from .parser import build_parser, parse_command_line
@@ -31,16 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except OSError as exc:  # a disk that filled up, a file that vanished: say which
+    except (OSError, MemoryError, RecursionError) as exc:  # a full disk, a vanished file
         if args.debug:
             raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"{PROG}: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        if args.debug:
-            raise
-        print(f"{PROG}: error: not enough memory for this task", file=sys.stderr)
+        print(f"{PROG}: error: {known_cause(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # an unexpected failure: one line, the details with --debug
         if args.debug:

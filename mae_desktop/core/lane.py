@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..engine.errors import MAEError
+from ..engine.errors import MAEError, known_cause
 from .requests import CANCELLED, DONE, ERROR, SKIPPED, Progress, Request, Result
 from .worker import Interrupted, Skip, Worker
 
@@ -352,6 +352,9 @@ class Lane:
             return Result(rid, request, SKIPPED, message=str(exc), seconds=seconds)
         if isinstance(exc, MAEError):
             return Result(rid, request, ERROR, message=str(exc), seconds=seconds)
+        known = known_cause(exc)
+        if known is not None:  # a full disk, a vanished file, no memory: said as such
+            return Result(rid, request, ERROR, message=known, seconds=seconds)
         log.error("%s failed:\n%s", type(request).__name__, traceback.format_exc())
         message = f"internal error: {type(exc).__name__}: {exc}"
         return Result(rid, request, ERROR, message=message, seconds=seconds)

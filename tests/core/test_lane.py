@@ -3,6 +3,7 @@ yield and stop, errors reported, a close that waits for the running step only.""
 
 from __future__ import annotations
 
+import errno
 import queue
 import threading
 from collections.abc import Generator
@@ -83,6 +84,10 @@ class FakeWorker:
             raise Skip("the model changed")
         if name.startswith("bug"):
             raise ZeroDivisionError("oops")
+        if name.startswith("full"):
+            raise OSError(errno.ENOSPC, "No space left on device", "/out/metrics.json")
+        if name.startswith("huge"):
+            raise MemoryError
         self._pass(name)
         return name.upper()
 
@@ -233,6 +238,12 @@ def test_errors_and_skips_are_reported_and_the_lane_lives_on(h):
     bug = h.lane.submit(Cmd(name="bug"))
     r = h.until_result(bug)[0]
     assert r.status == ERROR and r.message == "internal error: ZeroDivisionError: oops"
+    full = h.lane.submit(Cmd(name="full disk"))
+    r = h.until_result(full)[0]
+    assert r.status == ERROR and r.message == "the disk is full (/out/metrics.json)"
+    huge = h.lane.submit(Cmd(name="huge"))
+    r = h.until_result(huge)[0]
+    assert r.status == ERROR and r.message == "not enough memory for this task"
     skip = h.lane.submit(Ask(name="skip"))
     r = h.until_result(skip)[0]
     assert r.status == SKIPPED
