@@ -366,7 +366,8 @@ def save_mask(path: str | Path, mask: np.ndarray, patch: int | None = None) -> N
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        np.save(path, mask.astype(bool))
+        with open(path, "wb") as fh:  # np.save(path) would write mask.NPY.npy for mask.NPY
+            np.save(fh, mask.astype(bool))
     elif suffix == ".png":
         img = mask.astype(np.uint8) * 255
         if patch:
