@@ -35,6 +35,7 @@ import tempfile
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,10 @@ class Case:
     name: str
     argv: list[str]
     expect: int = 1  # 1: bad input, 2: usage error, 0: a valid input (control)
+    # after the run: a sentence when the outcome is wrong though the exit code is right
+    # (a file written outside --out, another model's file returned); None when it is right
+    check: Callable[[], str | None] | None = None
+    env: dict[str, str] | None = None  # added to the child's environment
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -617,6 +622,10 @@ def build_cases(d: Path) -> list[Case]:
     torch.save({"model": {}, "step": 1}, d / "partial.pt")
     train(k, "a dict missing keys", "--steps", "1", "--resume", str(d / "partial.pt"))
     train(k, "a missing file", "--steps", "1", "--resume", str(d / "nope.pt"))
+
+    from benchmarks.hostile_more import more_cases
+
+    cases += more_cases(d, good, hf, photo, photos, Case)
     return cases
 
 
@@ -626,6 +635,7 @@ def run_case(case: Case, cwd: Path, limit: int, timeout: float) -> dict:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(case.env or {})
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(
@@ -662,6 +672,8 @@ def run_case(case: Case, cwd: Path, limit: int, timeout: float) -> dict:
         result = "traceback"
     elif "internal error" in stderr:
         result = "internal error"
+    elif case.check is not None and (wrong := case.check()):
+        result, stderr = "silent", f"mae-desktop: error: {wrong}"  # a wrong file, said so
     elif case.expect == 0:
         result = "ok" if code == 0 else "wrong exit"
     elif code == 0:

@@ -352,7 +352,7 @@ def session_problem(path: str | Path) -> str | None:
     try:
         data = session_json(raw, p.name)
     except MAEError as exc:
-        return str(exc).removeprefix(f"session {p.name} ")
+        return str(exc).removeprefix(f"session {p.name} ").removeprefix("is ")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return "a JSON file, but not an MAE Desktop session"
     return None

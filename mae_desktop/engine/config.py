@@ -34,7 +34,7 @@ def norm_problem(mean: Any, std: Any) -> str | None:
         s32 = np.asarray(std, dtype=np.float64).astype(np.float32)
     if not (np.isfinite(m32).all() and np.abs(m32).max(initial=0) <= MEAN_LIMIT):
         return f"every mean must be a number from {-MEAN_LIMIT:g} to {MEAN_LIMIT:g}"
-    lo, hi = STD_RANGE
+    lo, hi = (np.float32(v) for v in STD_RANGE)  # compared as float32: 1e-4 itself passes
     if not (np.isfinite(s32).all() and s32.min(initial=1) >= lo and s32.max(initial=1) <= hi):
         return f"every std must be from {lo:g} to {hi:g} (pixels are divided by it)"
     return None

@@ -247,15 +247,21 @@ def url_destination(url: str, folder: Path) -> tuple[Path, bool]:
     raise AssertionError("unreachable: the keyed name is always usable")
 
 
-def _record_source(dest: Path, url: str) -> None:
+def _claim(dest: Path, url: str) -> bool:
+    """Record that `dest` is `url`'s download; False when another download claimed it first
+    (two downloads at once: the record is created exclusively, so only one wins)."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        record = source_file(dest)
-        tmp = record.with_name(record.name + ".tmp")
-        tmp.write_text(json.dumps({"url": url}) + "\n", encoding="utf-8")
-        os.replace(tmp, record)
+        if _source_url(dest) == url:
+            return True
+        fd = os.open(source_file(dest), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return _source_url(dest) == url
     except OSError as exc:
         raise MAEError(f"cannot write into {dest.parent}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"url": url}) + "\n")
+    return True
 
 
 def fetch_url(
@@ -276,14 +282,19 @@ def fetch_url(
     from ..paths import models_cache_dir
 
     _check_url(url)
-    dest, complete = url_destination(url, Path(out if out is not None else models_cache_dir()))
-    if complete:
-        if status is not None:
-            status(f"{dest.name} was downloaded from this URL before: using it")
-        return dest
+    folder = Path(out if out is not None else models_cache_dir())
+    for _ in range(3):  # another download may claim the name between the look and the claim
+        dest, complete = url_destination(url, folder)
+        if complete:
+            if status is not None:
+                status(f"{dest.name} was downloaded from this URL before: using it")
+            return dest
+        if _claim(dest, url):
+            break
+    else:
+        raise MAEError(f"{folder}: other downloads keep taking the name for {url}; try again")
     if status is not None and dest.name != url_file_name(url):
         status(f"{url_file_name(url)} here holds another download: saving as {dest.name}")
-    _record_source(dest, url)
     download(url, dest, progress, cancel, retries, backoff=backoff, timeout=timeout, notice=status)
     if status is not None:
         status(f"checking that {dest.name} opens…")

@@ -102,7 +102,8 @@ def check_pass_fits(cfg: MAEConfig, name: str, device: str = "cpu") -> None:
     side = int(math.sqrt(max(fits - 1, 1))) * cfg.patch_size
     raise MAEError(
         f"{name} needs about {_gb(need)} for one pass ({tokens:,} tokens: attention maps of "
-        f"{cfg.depth} layers x {cfg.num_heads} heads), more than the {_gb(free)} free on "
+        f"{cfg.depth} layer{'s' * (cfg.depth != 1)} x {cfg.num_heads} "
+        f"head{'s' * (cfg.num_heads != 1)}), more than the {_gb(free)} free on "
         f"{'the CPU' if device == 'cpu' else device}; about {fits:,} tokens would fit "
         f"(e.g. a {side}x{side} input at patch {cfg.patch_size})"
     )

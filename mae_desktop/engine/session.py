@@ -237,7 +237,10 @@ class ModelSession:
             return
         name = dtype_name(self.dtype)
         if name != "fp32":
-            cause = f"{name} overflowed on this model: choose fp32 (Precision menu, --dtype fp32)"
+            cause = (
+                f"{name} may have overflowed: try fp32 (Precision menu, --dtype fp32); if fp32 "
+                "fails too, the weights are damaged or not an MAE's"
+            )
         else:
             cause = (
                 "the weights make the activations overflow float32 (a damaged checkpoint, or "

@@ -132,8 +132,8 @@ def test_a_session_with_a_byte_order_mark_opens(tmp_path):
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"\xff\xfe{\x00}\x00", "is not UTF-8 text"),
-        (b'{"format": "mae-desktop-session", ', "is not valid JSON"),
+        (b"\xff\xfe{\x00}\x00", "not UTF-8 text"),
+        (b'{"format": "mae-desktop-session", ', "not valid JSON"),
         (b'{"format": "something else"}', "not an MAE Desktop session"),
         (None, "too large for a session file"),
     ],

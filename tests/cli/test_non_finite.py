@@ -140,3 +140,9 @@ def test_the_engine_never_returns_a_non_finite_reconstruction(huge):
     ):
         with pytest.raises(MAEError, match="non-finite"):
             call()
+
+
+@pytest.mark.parametrize("spec", ["0.5:1e-4", "0.5:1e4", "1e4:0.5", "-1e4:1", "0:0.00011"])
+def test_the_edges_of_the_ranges_are_accepted(spec):
+    mean, std = parse_input_norm(spec)  # the message says "from 0.0001 to 10000"
+    assert min(std) > 0 and all(abs(m) <= 1e4 for m in mean)

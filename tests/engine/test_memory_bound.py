@@ -111,3 +111,12 @@ def test_a_failed_allocation_is_not_enough_memory(tmp_path):
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         session._guarded(other)
+
+
+def test_each_layer_adds_its_attention_map_to_the_estimate():
+    """By hand: a layer more keeps one more heads x L x L float32 map (L = 65 tokens here),
+    and nothing else grows with depth."""
+    cfg = SMALL.replace(image_size=(64, 64), num_heads=2, has_decoder=False)  # 8x8 + CLS
+    assert cfg.num_patches == 64
+    more = memory.pass_bytes(cfg.replace(depth=cfg.depth + 7)) - memory.pass_bytes(cfg)
+    assert more == 7 * 2 * 65 * 65 * 4
