@@ -1,36 +1,14 @@
-"""Heatmaps and overlays as RGB arrays (numpy only; the app uses pyqtgraph's colormaps)."""
+"""Heatmaps and overlays as RGB arrays (matplotlib's colormaps, imported only when a map is
+drawn; the app uses pyqtgraph's)."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from .patches import upsample_grid
 
-# Nine samples of matplotlib's perceptually uniform maps, interpolated linearly.
-_ANCHORS = {
-    "inferno": [
-        (0.001, 0.000, 0.014),
-        (0.087, 0.045, 0.224),
-        (0.258, 0.039, 0.406),
-        (0.416, 0.090, 0.433),
-        (0.578, 0.148, 0.404),
-        (0.735, 0.216, 0.330),
-        (0.865, 0.317, 0.226),
-        (0.954, 0.469, 0.099),
-        (0.988, 0.998, 0.645),
-    ],
-    "viridis": [
-        (0.267, 0.005, 0.329),
-        (0.283, 0.141, 0.458),
-        (0.254, 0.265, 0.530),
-        (0.207, 0.372, 0.553),
-        (0.164, 0.471, 0.558),
-        (0.128, 0.567, 0.551),
-        (0.135, 0.659, 0.518),
-        (0.478, 0.821, 0.318),
-        (0.993, 0.906, 0.144),
-    ],
-}
 NAN_RGB = (0.18, 0.18, 0.18)
 
 
@@ -45,14 +23,24 @@ def unit_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def colorize(values: np.ndarray, cmap: str = "inferno") -> np.ndarray:
-    """(h, w) floats -> float32 (h, w, 3) RGB in [0, 1] over the finite min/max; NaN cells get
-    NAN_RGB."""
-    anchors = np.asarray(_ANCHORS[cmap], dtype=np.float32)
+    """(h, w) floats -> float32 (h, w, 3) RGB in [0, 1]: matplotlib's colormap (256 levels,
+    as the window's) over the finite min/max; NaN cells get NAN_RGB."""
     t, finite = unit_range(values)
-    xs = np.linspace(0.0, 1.0, len(anchors))
-    rgb = np.stack([np.interp(t, xs, anchors[:, c]) for c in range(3)], axis=-1)
+    rgb = _table(cmap)[np.floor(t * 255 + 0.5).astype(np.int64)]  # the nearest level
     rgb[~finite] = NAN_RGB
-    return rgb.astype(np.float32)
+    return rgb
+
+
+@functools.lru_cache(maxsize=8)
+def _table(cmap: str) -> np.ndarray:
+    """The colormap's 256 levels as a float32 (256, 3) table (integers index matplotlib's
+    own table); matplotlib is imported here, not at start-up."""
+    import matplotlib
+
+    levels = matplotlib.colormaps[cmap].resampled(256)
+    table = levels(np.arange(256))[:, :3].astype(np.float32)
+    table.setflags(write=False)
+    return table
 
 
 def heatmap(grid_values: np.ndarray, patch: int, cmap: str = "inferno") -> np.ndarray:
