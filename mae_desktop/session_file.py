@@ -140,7 +140,9 @@ class Session:
 
 
 def save_session(path: str | Path, session: Session) -> None:
-    Path(path).write_text(session.to_json() + "\n", encoding="utf-8")
+    """Write the session file whole or not at all (an older file survives a failed write;
+    MAEError names the file)."""
+    files_mod.write_bytes(path, (session.to_json() + "\n").encode("utf-8"), "session")
 
 
 class _Bad(ValueError):

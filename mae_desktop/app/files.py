@@ -29,7 +29,7 @@ from ..core.sessions import session_from_editor
 from ..engine import masks as masks_mod
 from ..engine.errors import MAEError
 from ..engine.figure import render_figure
-from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES  # noqa: F401 (menus use it)
+from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES, atomic_write  # noqa: F401 (menus use it)
 from ..engine.images import read_image
 from ..session_file import read_session, save_session
 from .dialogs import ask_to_continue
@@ -285,7 +285,8 @@ class FileActions:
         """Save one panel's image at full resolution as PNG."""
         if name not in self.panels.data:
             raise MAEError(f"the {name} panel shows nothing yet")
-        Image.fromarray(self.panels.data[name]).save(path)
+        with atomic_write(path, "image") as tmp:
+            Image.fromarray(self.panels.data[name]).save(tmp, format="PNG")
 
     def export_figure(self, path: str | Path, scale: float = 1.0) -> Path:
         """The figure of the result on screen (original, masked input, reconstruction,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.errors import MAEError
-from ..engine.files import regular_file, safe_name, writable_folder
+from ..engine.files import regular_file, safe_name, save_npy, writable_folder, write_bytes
 from .arguments import PROG
 
 
@@ -186,12 +186,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             },
             "messages": list(session.messages),
         }
-        (folder / "metrics.json").write_text(strict_json(metrics, indent=2) + "\n")
+        write_bytes(folder / "metrics.json", (strict_json(metrics, indent=2) + "\n").encode())
         if args.save_arrays:
-            np.save(folder / "reconstruction.npy", rec.prediction.astype(np.float32))
-            np.save(folder / "composite.npy", rec.composite.astype(np.float32))
-            np.save(folder / "mask.npy", mask.astype(bool))
-            np.save(folder / "attention.npy", att.maps.astype(np.float32))
+            save_npy(folder / "reconstruction.npy", rec.prediction.astype(np.float32))
+            save_npy(folder / "composite.npy", rec.composite.astype(np.float32))
+            save_npy(folder / "mask.npy", mask.astype(bool))
+            save_npy(folder / "attention.npy", att.maps.astype(np.float32))
         psnr = metrics["masked_psnr_db"]
         wrote = f"{folder}"
         if figure is not None:

@@ -13,6 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import MAEError
 
@@ -190,6 +191,16 @@ def write_bytes(path: str | Path, data: bytes, what: str = "file") -> Path:
     return Path(path)
 
 
+def save_npy(path: str | Path, array: Any) -> Path:
+    """np.save, whole or not at all, to exactly `path` (np.save(path) appends .npy to a name
+    that does not end in it); returns `path`."""
+    import numpy as np
+
+    with atomic_write(path, "array") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array)
+    return Path(path)
+
+
 def _article(what: str) -> str:
     return "an" if what[:1].lower() in "aeiou" else "a"
 
@@ -200,6 +211,7 @@ __all__ = [
     "regular_file",
     "regular_folder",
     "safe_name",
+    "save_npy",
     "writable_folder",
     "write_bytes",
 ]

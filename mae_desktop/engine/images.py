@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MAEError
-from .files import regular_file
+from .files import atomic_write, regular_file
 
 RESIZE_POLICIES = ("stretch", "center-crop", "pad")
 
@@ -170,5 +170,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def save_png(path: str | Path, image: np.ndarray) -> None:
-    """Save float (H, W, 3) in [0, 1] (clipped) as an 8-bit PNG."""
-    Image.fromarray(to_uint8(image)).save(path)
+    """Save float (H, W, 3) in [0, 1] (clipped) as an 8-bit PNG, whole or not at all
+    (MAEError naming the file)."""
+    with atomic_write(path, "image") as tmp:
+        Image.fromarray(to_uint8(image)).save(tmp, format="PNG")

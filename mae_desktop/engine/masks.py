@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import MAEError
-from .files import regular_file
+from .files import atomic_write, regular_file
 from .patches import upsample_grid
 
 Grid = tuple[int, int]
@@ -365,13 +365,14 @@ def save_mask(path: str | Path, mask: np.ndarray, patch: int | None = None) -> N
     """Write a mask as .npy (grid bool) or .png (white = masked; image-sized if patch given)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        with open(path, "wb") as fh:  # np.save(path) would write mask.NPY.npy for mask.NPY
-            np.save(fh, mask.astype(bool))
-    elif suffix == ".png":
-        img = mask.astype(np.uint8) * 255
-        if patch:
-            img = upsample_grid(img, patch)
-        Image.fromarray(img).save(path)
-    else:
+    if suffix not in (".npy", ".png"):
         raise MAEError(f"unsupported mask file {path.name}: use .npy or .png")
+    with atomic_write(path, "mask") as tmp:  # whole or not at all
+        if suffix == ".npy":
+            with open(tmp, "wb") as fh:  # np.save(path) would write mask.NPY.npy for mask.NPY
+                np.save(fh, mask.astype(bool))
+        else:
+            img = mask.astype(np.uint8) * 255
+            if patch:
+                img = upsample_grid(img, patch)
+            Image.fromarray(img).save(tmp, format="PNG")

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..engine.checkpoints import save_checkpoint
 from ..engine.config import MAEConfig
 from ..engine.errors import MAEError
-from ..engine.files import regular_file, writable_folder
+from ..engine.files import regular_file, writable_folder, write_bytes
 from ..engine.images import load_image
 from ..engine.metrics import strict_json
 from ..engine.model import MAEModel, init_weights
@@ -490,7 +490,7 @@ class Trainer:
             self.export(self.out / "best.safetensors", psnr)
             if self.opts.export:
                 self.export(Path(self.opts.export), psnr)
-        (self.out / "history.json").write_text(strict_json(self.history, indent=1))
+        write_bytes(self.out / "history.json", strict_json(self.history, indent=1).encode())
 
 
 def use_bf16(amp: str, device: torch.device) -> bool:

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from ..config import MAEConfig
 from ..errors import MAEError
+from ..files import atomic_write
 from ..model import MAEModel
 from ..validate import own_fields, validate_config
 
@@ -60,5 +61,6 @@ def save_checkpoint(
     dtype = torch.float16 if half else torch.float32
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(meta)})
+    with atomic_write(path, "checkpoint") as tmp:  # a checkpoint is whole or absent
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
     return path
