@@ -17,53 +17,29 @@ from typing import Any
 
 import torch
 
-from . import jsonfile
+from . import formats
 from .config import MAEConfig, parse_input_norm
 from .errors import MAEError
 from .files import regular_file, regular_folder
-from .formats import huggingface, official, ours, paperweekly, vitpytorch
-from .formats.common import Source, preview, read_weights
+from .formats import RECORDS, huggingface
+from .formats.common import preview, read_weights
 from .formats.ours import FORMAT_VERSION, METADATA_KEY, save_checkpoint
+from .formats.records import Opened, Wanted
 from .model import MAEModel
-from .validate import check_tensors, own_fields, validate_config
+from .validate import check_tensors, validate_config
 
-FORMATS = {
-    "official": "official facebookresearch/mae .pth ({'model': state_dict}, bare, training "
-    "checkpoints, encoder-only mae_pretrain/timm .mae weights)",
-    "huggingface": "Hugging Face ViTMAEForPreTraining / ViTMAEModel folder (config.json + "
-    "model.safetensors or pytorch_model.bin), transformers 4.x and 5.x layouts",
-    "paperweekly": "PaperWeekly from-scratch MAE (the article's `MAE` class state dict: "
-    "encoder.transformer.layers..., to_qkv, mask_embed)",
-    "vit-pytorch": "vit-pytorch MAE (lucidrains' vit_pytorch.mae.MAE state dict: "
-    "encoder.pos_embedding, patch_to_emb, decoder_pos_emb, to_pixels)",
-    "mae-desktop": "MAE Desktop .safetensors with JSON metadata",
-}
-# What people call each format (the app's Model info, `info`)
-FORMAT_NAMES = {
-    "official": "official MAE (facebookresearch/mae)",
-    "huggingface": "Hugging Face ViTMAE",
-    "paperweekly": "PaperWeekly from-scratch MAE",
-    "vit-pytorch": "vit-pytorch MAE (lucidrains)",
-    "mae-desktop": "MAE Desktop",
-}
-# Format ids of earlier releases (metrics.json's checkpoint_format) -> today's
-FORMAT_ALIASES = {"seed": "paperweekly"}
+# format id -> description, and -> the name people know it by (the app's Model info, `info`),
+# from the records each format module declares (formats.RECORDS)
+FORMATS = {r.id: r.description for r in RECORDS}
+FORMAT_NAMES = {r.id: r.name for r in RECORDS}
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
-
-# Where the input normalisation comes from when the user does not set it
-_NORM_SOURCES = {
-    "official": "assumed: the official models' ImageNet mean/std",
-    "paperweekly": "format: the PaperWeekly from-scratch MAE sees raw pixels",
-    "vit-pytorch": "assumed: vit-pytorch has no input normalisation of its own",
-    "mae-desktop": "metadata",
-}
 USER_NORM_SOURCE = "set by the user"
 
 
 def format_name(format_id: str) -> str:
     """The name people know a format by (also for ids of earlier releases)."""
-    format_id = FORMAT_ALIASES.get(format_id, format_id)
-    return FORMAT_NAMES.get(format_id, format_id)
+    record = formats.by_id(format_id)
+    return record.name if record is not None else format_id
 
 
 @dataclass
@@ -107,18 +83,6 @@ def sha256_files(paths: list[Path]) -> str:
 
 
 # -- detection and loading -------------------------------------------------------------------
-def _detect(keys: set[str]) -> str | None:
-    if official.detect(keys):
-        return "official"
-    if huggingface.detect(keys):
-        return "huggingface"
-    if paperweekly.detect(keys):
-        return "paperweekly"
-    if vitpytorch.detect(keys):
-        return "vit-pytorch"
-    return None
-
-
 def load_checkpoint(
     path: str | Path,
     heads: int | None = None,
@@ -178,87 +142,38 @@ def _user_heads(fields: dict[str, str], heads: int | None, decoder_heads: int | 
         fields.setdefault("decoder_num_heads", "--decoder-heads")
 
 
-def _convert(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoint:
-    notes: list[str] = []
-    name = path.name
+def _open(path: Path) -> Opened:
+    """Read a checkpoint file or Hugging Face folder without knowing its format yet."""
     if path.is_dir():
         config, pre, tensors, files = huggingface.read_folder(path)
-        cfg, sd, source = huggingface.convert(Source(tensors, name), config, pre, notes)
-        return Checkpoint(
-            cfg,
-            sd,
-            "huggingface",
-            path,
-            files,
-            source,
-            notes,
-            {"architectures": config.get("architectures")},
-            norm_source="preprocessor_config.json"
-            if pre is not None
-            else "assumed: ImageNet (no preprocessor_config.json)",
-            fields=huggingface.config_fields(config, pre),
-        )
+        return Opened(path, tensors, config=config, pre=pre, files=tuple(files))
     tensors, meta, args = read_weights(path)
-    if METADATA_KEY in meta:
-        own = jsonfile.loads(meta[METADATA_KEY], f"{name}: the MAE Desktop metadata")
-        if not isinstance(own, dict):
-            raise MAEError(
-                f"{name}: the MAE Desktop metadata is a JSON {type(own).__name__}, "
-                "not an object; the file is damaged"
-            )
-        cfg, sd = ours.convert(tensors, own, name)
-        provenance = own.get("provenance", {})
-        return Checkpoint(
-            cfg,
-            sd,
-            "mae-desktop",
-            path,
-            [path],
-            "metadata",
-            notes,
-            provenance if isinstance(provenance, dict) else {},
-            norm_source=_NORM_SOURCES["mae-desktop"],
-            fields=own_fields(),
-        )
-    fmt = _detect(set(tensors))
-    src = Source(tensors, name)
-    assumed: dict[str, int] = {}
-    if fmt == "official":
-        cfg, sd, source = official.convert(src, args, heads, decoder_heads, notes, assumed)
-    elif fmt == "huggingface":
-        cfg, sd, source = huggingface.convert_bare(src, heads, decoder_heads, notes, assumed)
-    elif fmt == "paperweekly":
-        cfg, sd, source = paperweekly.convert(src, heads, decoder_heads, notes, assumed)
-    elif fmt == "vit-pytorch":
-        cfg, sd, source = vitpytorch.convert(src, heads, decoder_heads, notes, assumed)
-    else:
+    return Opened(path, tensors, meta, args, files=(path,))
+
+
+def _convert(path: Path, heads: int | None, decoder_heads: int | None) -> Checkpoint:
+    opened = _open(path)
+    record = next((r for r in RECORDS if r.detect(opened)), None)
+    if record is None:
+        tensors = opened.tensors
         raise MAEError(
-            f"{name}: unrecognised checkpoint layout ({len(tensors)} tensors, e.g. "
+            f"{path.name}: unrecognised checkpoint layout ({len(tensors)} tensors, e.g. "
             f"{preview(sorted(tensors), 4)}). Known formats: " + "; ".join(FORMATS.values())
         )
-    metadata: dict[str, Any] = {}
-    if args is not None:
-        metadata["args"] = {
-            k: v
-            for k, v in vars(args).items()
-            if isinstance(v, str | int | float | bool | type(None))
-        }
-    norm_source = _NORM_SOURCES.get(fmt, "assumed: ImageNet (no preprocessor_config.json)")
-    fields: dict[str, str] = {}
+    loaded = record.convert(opened, Wanted(heads, decoder_heads))
+    fields = dict(loaded.fields)
     _user_heads(fields, heads, decoder_heads)
-    if fmt == "official" and args is not None and hasattr(args, "norm_pix_loss"):
-        fields["norm_pix_loss"] = "args.norm_pix_loss"
     return Checkpoint(
-        cfg,
-        sd,
-        fmt,
+        loaded.config,
+        loaded.state_dict,
+        record.id,
         path,
-        [path],
-        source,
-        notes,
-        metadata,
-        assumed,
-        norm_source=norm_source,
+        list(opened.files),
+        loaded.target_source,
+        loaded.notes,
+        loaded.metadata,
+        loaded.assumed,
+        norm_source=loaded.norm_source or record.norm_source,
         fields=fields,
     )
 

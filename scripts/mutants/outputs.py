@@ -107,8 +107,8 @@ MUTANTS = [
     (
         "cli-attention-npy-masked-cells-zero",
         CLI,
-        'np.save(folder / "attention.npy", att.maps.astype(np.float32))',
-        'np.save(folder / "attention.npy", np.nan_to_num(att.maps).astype(np.float32))',
+        'save_npy(folder / "attention.npy", att.maps.astype(np.float32))',
+        'save_npy(folder / "attention.npy", np.nan_to_num(att.maps).astype(np.float32))',
         (T_PNG,),
     ),
     (
@@ -166,8 +166,8 @@ MUTANTS = [
     (
         "cli-reconstruction-npy-clipped",
         CLI,
-        'np.save(folder / "reconstruction.npy", rec.prediction.astype(np.float32))',
-        'np.save(folder / "reconstruction.npy", np.clip(rec.prediction, 0, 1).astype(np.float32))',
+        'save_npy(folder / "reconstruction.npy", rec.prediction.astype(np.float32))',
+        'save_npy(folder / "reconstruction.npy", np.clip(rec.prediction, 0, 1).astype(np.float32))',
         (T_PNG,),
     ),
 ]

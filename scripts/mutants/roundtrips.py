@@ -197,7 +197,7 @@ MUTANTS = [
     (
         "roundtrip-mask-png-ignores-patch",
         MASKS,
-        "        if patch:\n            img = upsample_grid(img, patch)\n",
+        "            if patch:\n                img = upsample_grid(img, patch)\n",
         "",
         (T_MASK,),
     ),

@@ -22,6 +22,7 @@ from .common import (
     read_weights,
     square_grid,
 )
+from .records import CheckpointFormat, Loaded, Opened, Wanted
 
 # Our block suffix -> the layer-relative names of transformers 4.x/5.x files (hub layout) and
 # of 5.x modules in memory.
@@ -353,3 +354,34 @@ def convert_bare(
     if dheads is None and cfg.has_decoder:
         assumed["decoder_heads"] = cfg.decoder_num_heads
     return cfg, sd, source
+
+
+def _load(opened: Opened, wanted: Wanted) -> Loaded:
+    notes: list[str] = []
+    src = Source(opened.tensors, opened.name)
+    if opened.folder:  # config.json says everything, head counts included
+        cfg, sd, source = convert(src, opened.config, opened.pre, notes)
+        norm = (
+            "preprocessor_config.json"
+            if opened.pre is not None
+            else "assumed: ImageNet (no preprocessor_config.json)"
+        )
+        metadata = {"architectures": opened.config.get("architectures")}
+        return Loaded(
+            cfg, sd, source, notes, {}, config_fields(opened.config, opened.pre), metadata, norm
+        )
+    assumed: dict[str, int] = {}
+    cfg, sd, source = convert_bare(src, wanted.heads, wanted.decoder_heads, notes, assumed)
+    return Loaded(cfg, sd, source, notes, assumed)
+
+
+FORMAT = CheckpointFormat(
+    id="huggingface",
+    name="Hugging Face ViTMAE",
+    description="Hugging Face ViTMAEForPreTraining / ViTMAEModel folder (config.json + "
+    "model.safetensors or pytorch_model.bin), transformers 4.x and 5.x layouts",
+    family="vit-mae",
+    norm_source="assumed: ImageNet (no preprocessor_config.json)",
+    detect=lambda opened: opened.folder or detect(opened.keys),
+    convert=_load,
+)

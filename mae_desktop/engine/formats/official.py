@@ -10,6 +10,7 @@ import torch
 from ..config import IMAGENET_MEAN, IMAGENET_STD, MAEConfig
 from ..errors import MAEError
 from .common import Converted, Source, conv_to_linear, copy_blocks, guess_heads, square_grid
+from .records import CheckpointFormat, Loaded, Opened, Wanted
 
 # The models of the official pretraining script (`args.model` in its training checkpoints):
 # name prefix -> (encoder width, encoder heads, decoder heads).
@@ -151,3 +152,34 @@ def convert(
     )
     src.check_all_used()
     return cfg, out, source
+
+
+def _load(opened: Opened, wanted: Wanted) -> Loaded:
+    notes: list[str] = []
+    assumed: dict[str, int] = {}
+    src = Source(opened.tensors, opened.name)
+    cfg, sd, source = convert(src, opened.args, wanted.heads, wanted.decoder_heads, notes, assumed)
+    args = opened.args
+    fields = {}
+    metadata: dict[str, Any] = {}
+    if args is not None:
+        metadata["args"] = {
+            k: v
+            for k, v in vars(args).items()
+            if isinstance(v, str | int | float | bool | type(None))
+        }
+        if hasattr(args, "norm_pix_loss"):
+            fields["norm_pix_loss"] = "args.norm_pix_loss"
+    return Loaded(cfg, sd, source, notes, assumed, fields, metadata)
+
+
+FORMAT = CheckpointFormat(
+    id="official",
+    name="official MAE (facebookresearch/mae)",
+    description="official facebookresearch/mae .pth ({'model': state_dict}, bare, training "
+    "checkpoints, encoder-only mae_pretrain/timm .mae weights)",
+    family="vit-mae",
+    norm_source="assumed: the official models' ImageNet mean/std",
+    detect=lambda opened: detect(opened.keys),
+    convert=_load,
+)

@@ -14,6 +14,7 @@ from ..errors import MAEError
 from ..files import atomic_write
 from ..model import MAEModel
 from ..validate import own_fields, validate_config
+from .records import CheckpointFormat, Loaded, Opened, Wanted
 
 METADATA_KEY = "mae_desktop"
 FORMAT_VERSION = 1
@@ -64,3 +65,29 @@ def save_checkpoint(
     with atomic_write(path, "checkpoint") as tmp:  # a checkpoint is whole or absent
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
     return path
+
+
+def _load(opened: Opened, wanted: Wanted) -> Loaded:
+    from .. import jsonfile
+
+    own = jsonfile.loads(opened.meta[METADATA_KEY], f"{opened.name}: the MAE Desktop metadata")
+    if not isinstance(own, dict):
+        raise MAEError(
+            f"{opened.name}: the MAE Desktop metadata is a JSON {type(own).__name__}, "
+            "not an object; the file is damaged"
+        )
+    cfg, sd = convert(opened.tensors, own, opened.name)
+    provenance = own.get("provenance", {})
+    metadata = provenance if isinstance(provenance, dict) else {}
+    return Loaded(cfg, sd, "metadata", [], {}, own_fields(), metadata)
+
+
+FORMAT = CheckpointFormat(
+    id="mae-desktop",
+    name="MAE Desktop",
+    description="MAE Desktop .safetensors with JSON metadata",
+    family="vit-mae",
+    norm_source="metadata",
+    detect=lambda opened: METADATA_KEY in opened.meta and not opened.folder,
+    convert=_load,
+)
