@@ -147,6 +147,14 @@ class MAEConfig:
         return gh * gw
 
     @property
+    def geometry(self):
+        """The family-independent shape (engine.geometry.Geometry): one frame, square patches
+        that are the mask units."""
+        from .geometry import image_geometry
+
+        return image_geometry(self.image_size, self.patch_size, self.use_cls_token)
+
+    @property
     def patch_dim(self) -> int:
         """Length of one patch vector: patch_size**2 * in_chans, (row, col, channel) order."""
         return self.patch_size * self.patch_size * self.in_chans
