@@ -105,11 +105,11 @@ def test_the_test_command_installs_every_extra_whose_packages_the_tests_import()
     imported = set()
     for f in (ROOT / "tests").rglob("*.py"):
         imported |= _modules_used(f)
+    provided: dict[str, set[str]] = {}  # module -> the extras that install it
     for extra, requirements in extras.items():
-        if extra == "eval":  # optional baselines (opencv): the tests skip, saying why
-            continue
         for req in requirements:
             dist = re.split(r"[<>=!~; \[]", req, maxsplit=1)[0].lower()
-            module = module_of.get(dist, dist.replace("-", "_"))
-            if module in imported:
-                assert extra in installed, f"tests use {module} ({extra} extra): not installed"
+            provided.setdefault(module_of.get(dist, dist.replace("-", "_")), set()).add(extra)
+    for module, by in provided.items():
+        if module in imported and by != {"eval"}:  # eval: optional baselines, tests skip
+            assert by & installed, f"tests use {module} ({', '.join(sorted(by))}): not installed"
