@@ -180,6 +180,8 @@ class MaskHistory:
     """
 
     def __init__(self, initial: np.ndarray, limit: int = 200) -> None:
+        if limit < 1:  # del undo[:-0] would delete nothing: an unlimited history
+            raise ValueError(f"the undo limit must be at least 1, got {limit}")
         self._undo: list[np.ndarray] = []
         self._redo: list[np.ndarray] = []
         self._current = initial.copy()

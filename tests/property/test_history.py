@@ -9,6 +9,7 @@ one afterwards changes nothing in the history.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -155,3 +156,9 @@ def test_a_new_edit_after_undo_drops_the_redo_steps_by_hand() -> None:
         _mask(0).tolist(),
     ]
     assert history.undo() is None
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_limit_below_one_is_refused_not_unlimited(limit):
+    with pytest.raises(ValueError, match="at least 1"):
+        MaskHistory(np.zeros((2, 2), bool), limit=limit)
