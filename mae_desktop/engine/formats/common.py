@@ -8,6 +8,7 @@ import math
 import pickle
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,19 @@ def copy_blocks(
             key = src_fmt.format(i=i) + theirs
             if src.has(key) or not ours.endswith("bias") or "qkv" not in ours:
                 out[f"{dst_prefix}{i}.{ours}"] = src.get(key)
+
+
+def tensors_only(convert: Callable[..., Converted]) -> Callable[[Any, Any], Any]:
+    """A format record's convert for files that hold only tensors: `convert(src, heads,
+    decoder_heads, notes, assumed)` called on what was opened, its notes and assumed head
+    counts kept in the `records.Loaded` it returns."""
+    from .records import Loaded
+
+    def load(opened, wanted):
+        notes: list[str] = []
+        assumed: dict[str, int] = {}
+        src = Source(opened.tensors, opened.name)
+        cfg, sd, source = convert(src, wanted.heads, wanted.decoder_heads, notes, assumed)
+        return Loaded(cfg, sd, source, notes, assumed)
+
+    return load

@@ -9,8 +9,15 @@ from typing import Any
 import torch
 
 from ..config import MAEConfig
-from .common import Converted, Source, copy_blocks, rgb_patch_size, square_grid
-from .records import CheckpointFormat, Loaded, Opened, Wanted
+from .common import (
+    Converted,
+    Source,
+    copy_blocks,
+    rgb_patch_size,
+    square_grid,
+    tensors_only,
+)
+from .records import CheckpointFormat
 
 # Our block suffix -> the article's name inside one Transformer layer (a PreNorm'd attention
 # at index 0, a PreNorm'd feed-forward at index 1).
@@ -139,14 +146,6 @@ def convert(
     return cfg, out, "format (the PaperWeekly from-scratch MAE trains on raw pixels)"
 
 
-def _load(opened: Opened, wanted: Wanted) -> Loaded:
-    notes: list[str] = []
-    assumed: dict[str, int] = {}
-    src = Source(opened.tensors, opened.name)
-    cfg, sd, source = convert(src, wanted.heads, wanted.decoder_heads, notes, assumed)
-    return Loaded(cfg, sd, source, notes, assumed)
-
-
 FORMAT = CheckpointFormat(
     id="paperweekly",
     name="PaperWeekly from-scratch MAE",
@@ -155,6 +154,6 @@ FORMAT = CheckpointFormat(
     family="vit-mae",
     norm_source="format: the PaperWeekly from-scratch MAE sees raw pixels",
     detect=lambda opened: detect(opened.keys),
-    convert=_load,
+    convert=tensors_only(convert),
     aliases=("seed",),
 )

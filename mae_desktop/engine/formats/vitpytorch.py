@@ -36,8 +36,15 @@ import torch
 
 from ..config import MAEConfig
 from ..errors import MAEError
-from .common import Converted, Source, copy_blocks, rgb_patch_size, square_grid
-from .records import CheckpointFormat, Loaded, Opened, Wanted
+from .common import (
+    Converted,
+    Source,
+    copy_blocks,
+    rgb_patch_size,
+    square_grid,
+    tensors_only,
+)
+from .records import CheckpointFormat
 
 # Our block suffix -> the name inside one vit-pytorch Transformer layer (attention at index
 # 0, feed-forward at index 1), for PreNorm releases (up to 1.2.x) and later ones.
@@ -256,14 +263,6 @@ def convert(
     return cfg, out, "format (the vit-pytorch MAE predicts the input pixels)"
 
 
-def _load(opened: Opened, wanted: Wanted) -> Loaded:
-    notes: list[str] = []
-    assumed: dict[str, int] = {}
-    src = Source(opened.tensors, opened.name)
-    cfg, sd, source = convert(src, wanted.heads, wanted.decoder_heads, notes, assumed)
-    return Loaded(cfg, sd, source, notes, assumed)
-
-
 FORMAT = CheckpointFormat(
     id="vit-pytorch",
     name="vit-pytorch MAE (lucidrains)",
@@ -272,5 +271,5 @@ FORMAT = CheckpointFormat(
     family="vit-mae",
     norm_source="assumed: vit-pytorch has no input normalisation of its own",
     detect=lambda opened: detect(opened.keys),
-    convert=_load,
+    convert=tensors_only(convert),
 )
