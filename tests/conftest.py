@@ -7,11 +7,16 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# the precisions auto measured are remembered per user: never in the user's own cache
-os.environ.setdefault(
-    "MAE_DESKTOP_PRECISION_CACHE",
-    os.path.join(__import__("tempfile").mkdtemp(prefix="mae-precision-"), "choices.json"),
-)
+# the precisions auto measured are remembered per user: never in the user's own cache (a
+# folder of this run's own, removed when the run ends)
+if "MAE_DESKTOP_PRECISION_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _precision_dir = tempfile.mkdtemp(prefix="mae-precision-")
+    atexit.register(shutil.rmtree, _precision_dir, True)
+    os.environ["MAE_DESKTOP_PRECISION_CACHE"] = os.path.join(_precision_dir, "choices.json")
 
 import gc
 from pathlib import Path
