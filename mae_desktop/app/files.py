@@ -29,9 +29,15 @@ from ..core.sessions import session_from_editor
 from ..engine import masks as masks_mod
 from ..engine.errors import MAEError
 from ..engine.figure import render_figure
-from ..engine.files import CHECKPOINT_SUFFIXES, IMAGE_SUFFIXES, atomic_write  # noqa: F401 (menus use it)
+from ..engine.files import (  # noqa: F401 (the suffixes: menus use them)
+    CHECKPOINT_SUFFIXES,
+    IMAGE_SUFFIXES,
+    atomic_write,
+    regular_file,
+)
 from ..engine.images import read_image
 from ..session_file import read_session, save_session
+from .decoder import ImageDecoder
 from .dialogs import ask_to_continue
 from .panels import ResultPanels
 
@@ -58,14 +64,8 @@ def reported(fn: F) -> F:
     def action(self: FileActions, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
-        except FILE_ERRORS as exc:
-            if isinstance(exc, MemoryError):
-                self.show_error("not enough memory to read that file")
-            else:
-                self.show_error(one_line(str(exc)) or type(exc).__name__)
-        except Exception as exc:  # a bug: said in one line, logged whole
-            log.error("%s failed:\n%s", fn.__name__, traceback.format_exc())
-            self.show_error(one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            self.report(exc, fn.__name__)
         return False
 
     return action  # type: ignore[return-value]
@@ -98,7 +98,19 @@ class FileActions:
         # confirm(message) -> True to go on: opening a session whose image or checkpoint is
         # missing or changed asks it, message saying which (tests replace it)
         self.confirm: Callable[[str], bool] = self._ask
+        self.decoder = ImageDecoder(parent)  # File ▸ Open image decodes off this thread
         editor.model_changed.connect(self._on_model_loaded)
+
+    def report(self, exc: BaseException, action: str) -> None:
+        """Say why a file action failed, in one line: what bad files raise as it is, a bug
+        as such (logged whole)."""
+        if isinstance(exc, MemoryError):
+            self.show_error("not enough memory to read that file")
+        elif isinstance(exc, FILE_ERRORS):
+            self.show_error(one_line(str(exc)) or type(exc).__name__)
+        else:
+            log.error("%s failed:\n%s", action, "".join(traceback.format_exception(exc)))
+            self.show_error(one_line(f"unexpected error: {type(exc).__name__}: {exc}"))
 
     def _on_model_loaded(self) -> None:
         path = self.editor.model["path"]
@@ -168,13 +180,26 @@ class FileActions:
         return self.live.open_model(str(path), device or self.editor.device_choice, dtype)
 
     @reported
-    def open_image(self, path: str | Path) -> bool:
-        """Read and show an image; a bad file leaves the current one in place."""
-        img = read_image(path)
-        self.editor.set_source(img, str(path))
-        self.remember(str(path))
-        self.remember_folder("images", path)
+    def open_image(self, path: str | Path, background: bool = True) -> bool:
+        """Read and show an image; a bad file leaves the current one in place. Decoded on
+        the decoder's thread (`background`; the window keeps drawing, the image follows),
+        or here (the bundled sample at start-up, in the window's first frame). A missing
+        file, a folder or a pipe is refused at once (False)."""
+        regular_file(path, "image")
+        if not background:
+            self._image_decoded(str(path), read_image(path))
+            return True
+        self.decoder.decode(str(path), self._image_decoded)
         return True
+
+    def _image_decoded(self, path: str, image: Image.Image | BaseException) -> None:
+        """GUI thread: the decoded image shown, or why it could not be read said."""
+        if isinstance(image, BaseException):
+            self.report(image, "open_image")
+            return
+        self.editor.set_source(image, path)
+        self.remember(path)
+        self.remember_folder("images", path)
 
     @reported
     def paste_image(self) -> None:

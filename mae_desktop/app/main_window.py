@@ -264,7 +264,12 @@ class MainWindow(QMainWindow):
     @property
     def up_to_date(self) -> bool:
         """Nothing asked of the worker is outstanding and its newest result is drawn."""
-        return not self.live.busy and self._pending is None and self._rest is None
+        return (
+            not self.live.busy
+            and not self.files.decoder.busy
+            and self._pending is None
+            and self._rest is None
+        )
 
     def _show_query(self) -> None:
         a = self.editor.attention
@@ -380,5 +385,6 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.save_settings()
             self.hide()
+            self.files.decoder.close()  # an image still decoding is not shown
             self.live.close()
         super().closeEvent(event)

@@ -85,7 +85,12 @@ def start_window(
     window.show()
     # the image first: it is in the window's first frame. Opening the model then starts
     # the inference lane, which imports torch on its own thread: the window never waits.
-    window.files.open_image(image or package_resources() / "samples" / DEFAULT_SAMPLE)
+    # (the bundled sample is decoded here, small and ours: it is in the first frame; an image
+    # given on the command line is decoded off this thread like File ▸ Open image)
+    if image is None:
+        window.files.open_image(package_resources() / "samples" / DEFAULT_SAMPLE, False)
+    else:
+        window.files.open_image(image)
     ckpt = checkpoint or default_model()
     if ckpt is not None:
         window.files.open_checkpoint(ckpt, *window.saved_device())

@@ -144,3 +144,20 @@ MUTANTS += [
         ("tests/cli/test_full_disk.py",),
     ),
 ]
+
+MUTANTS += [
+    (
+        "image-decoded-on-the-gui-thread",
+        "mae_desktop/app/files.py",
+        "        self.decoder.decode(str(path), self._image_decoded)",
+        "        self._image_decoded(str(path), read_image(path))",
+        ("tests/app/test_decoder.py",),
+    ),
+    (
+        "decoder-older-image-shown",
+        "mae_desktop/app/decoder.py",
+        "            newest = serial == self._serial and not self._closed",
+        "            newest = not self._closed",
+        ("tests/app/test_decoder.py",),
+    ),
+]
