@@ -1,0 +1,1 @@
+"""Model families other than the still-image ViT MAE (one module each)."""
