@@ -38,7 +38,8 @@ MUTANTS = [
     (
         "checkpoint-link-loop-not-found",
         "mae_desktop/engine/checkpoints.py",
-        "        os.stat(path)  # unlike exists(), tells a link loop or a refusal from a missing file",
+        "        os.stat(path)  # unlike exists(), tells a link loop or a refusal from a "
+        "missing file",
         "        if not path.exists():\n            raise FileNotFoundError(path)",
         (T_REASONS,),
     ),
@@ -133,14 +134,17 @@ MUTANTS += [
         "save-png-in-place",
         "mae_desktop/engine/images.py",
         '    with atomic_write(path, "image") as tmp:\n        Image.fromarray(to_uint8(image))',
-        '    with atomic_write(path, "image") as _tmp:\n        tmp = path\n        Image.fromarray(to_uint8(image))',
+        '    with atomic_write(path, "image") as _tmp:\n        tmp = path\n'
+        "        Image.fromarray(to_uint8(image))",
         ("tests/cli/test_full_disk.py",),
     ),
     (
         "metrics-json-in-place",
         "mae_desktop/cli/reconstruct.py",
-        '        write_bytes(folder / "metrics.json", (strict_json(metrics, indent=2) + "\\n").encode())',
-        '        (folder / "metrics.json").write_bytes((strict_json(metrics, indent=2) + "\\n").encode())',
+        '        write_bytes(folder / "metrics.json", '
+        '(strict_json(metrics, indent=2) + "\\n").encode())',
+        '        (folder / "metrics.json").write_bytes('
+        '(strict_json(metrics, indent=2) + "\\n").encode())',
         ("tests/cli/test_full_disk.py",),
     ),
 ]

@@ -7,7 +7,8 @@ MUTANTS = [
     (
         "session-applied-without-a-transaction",
         "mae_desktop/core/sessions.py",
-        "    with editor.transaction():\n        _apply(editor, session, source, info, device, overrides)",
+        "    with editor.transaction():\n"
+        "        _apply(editor, session, source, info, device, overrides)",
         "    _apply(editor, session, source, info, device, overrides)",
         (T_SIZES,),
     ),
