@@ -94,6 +94,21 @@ def input_norm_spec(mean: Triple, std: Triple) -> str:
     return f"{side(mean)}:{side(std)}"
 
 
+def config_from_dict(cls: type, d: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()):
+    """A config dataclass from its to_dict() (JSON gives lists where the fields hold tuples:
+    image_size, mean, std); ValueError naming fields it does not have. Every family's
+    config reads itself back this way."""
+    names = {f.name for f in dataclasses.fields(cls)} - set(skip)
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown config fields: {sorted(unknown)}")
+    kw = dict(d)
+    for key in ("image_size", "mean", "std"):
+        if key in kw:
+            kw[key] = tuple(kw[key])
+    return cls(**kw)
+
+
 @dataclass(frozen=True)
 class MAEConfig:
     """Everything needed to build an `MAEModel` and feed it.
@@ -166,15 +181,7 @@ class MAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MAEConfig:
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config fields: {sorted(unknown)}")
-        kw = dict(d)
-        for key in ("image_size", "mean", "std"):
-            if key in kw:
-                kw[key] = tuple(kw[key])
-        return cls(**kw)
+        return config_from_dict(cls, d, skip={"extra"})
 
     def replace(self, **changes: Any) -> MAEConfig:
         return dataclasses.replace(self, **changes)

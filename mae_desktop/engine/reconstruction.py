@@ -116,19 +116,28 @@ def estimate_stats(
     Masked patches get the inverse-squared-distance weighted mean of the visible patches'
     statistics (distance in patches); with no visible patch, mean 0 and scale 1.
     """
-    gw = mask.shape[1]
+    return borrow_stats(mean, scale, mask, 0.0, 1.0)
+
+
+def borrow_stats(
+    mean: np.ndarray, scale: np.ndarray, mask: np.ndarray, empty_mean, empty_scale
+) -> tuple[np.ndarray, np.ndarray]:
+    """The statistics of the cells of a bool `mask` of any shape (True = hidden), hidden
+    cells given the inverse-squared-distance weighted mean (distance in cells, over every
+    axis) of the visible cells' rows of `mean` and `scale` (N, C); with nothing visible,
+    `empty_mean` and `empty_scale`. Shared by every family's 'estimate' display."""
+    grid = mask.shape
     flat = mask.ravel()
-    vis = np.flatnonzero(~flat)
-    hid = np.flatnonzero(flat)
+    vis, hid = np.flatnonzero(~flat), np.flatnonzero(flat)
     out_mean, out_scale = mean.copy(), scale.copy()
     if hid.size == 0:
         return out_mean, out_scale
     if vis.size == 0:
-        out_mean[hid], out_scale[hid] = 0.0, 1.0
+        out_mean[hid], out_scale[hid] = empty_mean, empty_scale
         return out_mean, out_scale
-    rv, cv = np.divmod(vis, gw)
-    rh, ch = np.divmod(hid, gw)
-    d2 = (rh[:, None] - rv[None, :]) ** 2 + (ch[:, None] - cv[None, :]) ** 2
+    cv = np.stack(np.unravel_index(vis, grid), axis=1)
+    ch = np.stack(np.unravel_index(hid, grid), axis=1)
+    d2 = ((ch[:, None, :] - cv[None, :, :]) ** 2).sum(axis=-1)
     w = 1.0 / d2.astype(np.float64)
     w /= w.sum(axis=1, keepdims=True)
     out_mean[hid] = (w @ mean[vis].astype(np.float64)).astype(mean.dtype)

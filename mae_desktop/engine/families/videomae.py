@@ -37,7 +37,7 @@ import torch
 from ..config import ACTIVATIONS, IMAGENET_MEAN, IMAGENET_STD, norm_problem
 from ..errors import MAEError
 from ..formats.common import Source, preview
-from ..reconstruction import psnr, resolve_mode
+from ..reconstruction import borrow_stats, psnr, resolve_mode
 from ..validate import MAX_DEPTH, MAX_HEADS, MAX_IMAGE_SIDE, MAX_WIDTH, MLP_SLACK, show
 from .videomae_model import VideoMAEConfig, VideoMAEModel, expected_shapes
 
@@ -184,24 +184,7 @@ def estimate_stats(
     time slot, row and column) of the visible ones'; with nothing visible, the ImageNet
     mean and std (mean 0, scale 1 in the model's normalised input).
     """
-    grid = mask.shape
-    flat = mask.ravel()
-    vis, hid = np.flatnonzero(~flat), np.flatnonzero(flat)
-    out_mean, out_scale = mean.copy(), scale.copy()
-    if hid.size == 0:
-        return out_mean, out_scale
-    if vis.size == 0:
-        out_mean[hid] = np.float32(IMAGENET_MEAN)
-        out_scale[hid] = np.float32(IMAGENET_STD)
-        return out_mean, out_scale
-    cv = np.stack(np.unravel_index(vis, grid), axis=1)
-    ch = np.stack(np.unravel_index(hid, grid), axis=1)
-    d2 = ((ch[:, None, :] - cv[None, :, :]) ** 2).sum(axis=-1)
-    w = 1.0 / d2.astype(np.float64)
-    w /= w.sum(axis=1, keepdims=True)
-    out_mean[hid] = (w @ mean[vis].astype(np.float64)).astype(mean.dtype)
-    out_scale[hid] = (w @ scale[vis].astype(np.float64)).astype(scale.dtype)
-    return out_mean, out_scale
+    return borrow_stats(mean, scale, mask, np.float32(IMAGENET_MEAN), np.float32(IMAGENET_STD))
 
 
 def decode(

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import IMAGENET_MEAN, IMAGENET_STD
+from ..config import IMAGENET_MEAN, IMAGENET_STD, config_from_dict
 
 Pause = Callable[[], None] | None
 
@@ -111,15 +111,7 @@ class VideoMAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VideoMAEConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config fields: {sorted(unknown)}")
-        kw = dict(d)
-        for key in ("image_size", "mean", "std"):
-            if key in kw:
-                kw[key] = tuple(kw[key])
-        return cls(**kw)
+        return config_from_dict(cls, d)
 
     def replace(self, **changes: Any) -> VideoMAEConfig:
         return dataclasses.replace(self, **changes)
